@@ -1,0 +1,62 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Dependencies point inward, toward LabKit: the CLI knows every module, the
+// drivers know only LabKit, and LabKit knows nothing but Foundation.
+let package = Package(
+    name: "labctl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "labctl", targets: ["labctl"]),
+        .library(name: "LabKit", targets: ["LabKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+    ],
+    targets: [
+        // C libraries from the system (see README: libssh2-1-dev, libxml2-dev, pkg-config).
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"]), .brew(["libssh2"])]
+        ),
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]
+        ),
+
+        // The core: lab spec, network plan, stage engine, state, errors, ports.
+        .target(name: "LabKit"),
+
+        // Hypervisor over vmrun and VMware's files.
+        .target(
+            name: "VMwareDriver",
+            dependencies: ["LabKit", .product(name: "Mustache", package: "swift-mustache")]
+        ),
+        // GuestSession over libssh2.
+        .target(name: "GuestSSH", dependencies: ["LabKit", "CLibSSH2"]),
+        // XML (JUnit reports, version info) over libxml2, kept in its own module
+        // so the ICU clash described in swift-stack.md stays contained.
+        .target(name: "LabXML", dependencies: ["CLibXML2"]),
+        // Remote stages: scripts and manifests as resources.
+        .target(
+            name: "LabStages",
+            dependencies: ["LabKit", .product(name: "Mustache", package: "swift-mustache")],
+            resources: [.copy("Resources")]
+        ),
+        // The ArgumentParser layer: the only module that prints.
+        .target(
+            name: "LabctlCLI",
+            dependencies: [
+                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
+
+        .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML"], resources: [.copy("Golden")]),
+    ]
+)

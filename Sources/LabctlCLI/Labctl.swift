@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import LabKit
+
+/// The root command. `labctl` (the executable) only calls `Labctl.main()`.
+public struct Labctl: AsyncParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "labctl",
+        abstract: "Build and run a VMware Workstation lab: two kubeadm clusters in one Istio mesh.",
+        discussion: """
+            labctl reads a declarative lab.json and turns the hand-written guide into a few commands.
+
+            EXAMPLES:
+              labctl validate lab.json          Check the lab file and its network plan
+              labctl net show                   Print the VMnet8 configuration the lab needs
+              labctl version --verbose          Show labctl's version and its C libraries
+            """,
+        version: Labctl.version,
+        groupedSubcommands: [
+            CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
+        ]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import LabKit
+
+extension Labctl {
+    /// Parses the command line, runs the command and turns errors into a message
+    /// on standard error and a documented exit code (README, "Exit codes").
+    public static func runMain(_ arguments: [String]? = nil) async {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as LabError {
+            Terminal.printError(render(error))
+            Foundation.exit(error.exitCode)
+        } catch let errors as LabErrors {
+            for e in errors.errors { Terminal.printError(render(e)) }
+            Foundation.exit(errors.errors.map(\.exitCode).max() ?? 1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func render(_ error: LabError) -> String {
+        var lines = ["error: \(error.message)"]
+        if let location = error.location { lines.append("  at: \(location)") }
+        if let cause = error.cause { lines.append("  cause: \(cause)") }
+        if let hint = error.hint { lines.append("  hint: \(hint)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The CLI's only way to write: LabKit and the drivers never print.
+enum Terminal {
+    static func printError(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static var isInteractive: Bool {
+        isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["CI"] == nil
+    }
+}

@@ -1,0 +1,3 @@
+import LabctlCLI
+
+await Labctl.runMain()
