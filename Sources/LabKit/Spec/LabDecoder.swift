@@ -286,7 +286,7 @@ struct LabDecoder {
               let apiVersion, let name, let profile, let network, let base, let mesh, let clusters, let ssh else { return nil }
         return Lab(apiVersion: apiVersion, name: name, profile: profile, versions: versions ?? [:], network: network,
                    base: base, mesh: mesh, clusters: clusters, checkpoints: checkpoints ?? CheckpointSpec(), ssh: ssh,
-                   vmware: vmware ?? VMwareSpec())
+                   vmware: vmware ?? VMwareSpec(vmFolder: LabLoader.expandTilde(VMwareSpec().vmFolder)))
     }
 
     mutating func decodeNetwork(_ node: JSONNode, _ p: String) -> NetworkSpec? {
