@@ -254,7 +254,7 @@ struct LabDecoder {
 
     mutating func decodeLab(_ root: JSONNode) -> Lab? {
         guard let obj = object(root, "", kind: "lab") else { return nil }
-        if let v = field(obj, "$schema", required: false, { $0.string($1, $2) }) { _ = v }
+        _ = field(obj, "$schema", required: false) { $0.string($1, $2) }
         let apiVersion = field(obj, "apiVersion", required: true) { d, node, p -> String? in
             guard let s = d.string(node, p) else { return nil }
             guard s == Lab.apiVersion else {

@@ -20,7 +20,7 @@ extension Labctl {
                 EXAMPLES:
                   labctl validate                       Check ./lab.json
                   labctl validate labs/three.json       Check another lab file
-                  labctl validate --effective           Print the lab with every default filled in
+                  labctl validate --effective           Print the lab with all defaults
                   labctl validate --format json         Machine-readable result
                 """
         )
