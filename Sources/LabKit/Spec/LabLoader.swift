@@ -1,60 +1,91 @@
 import Foundation
 
-/// Reads lab.json into an effective `Lab`.
+/// Reads lab.json into an effective `Lab`, strictly, reporting every problem at once.
 ///
-/// Interim version: decodes the documented shape and fills defaults. The strict
-/// loader (unknown keys, JSON paths, every error at once) replaces this body.
+/// The decode pipeline:
+/// 1. **Read** the file. A missing file, a directory or an unreadable file is a
+///    `LabError` of its own (`notFound` / `invalidInput`), with a hint.
+/// 2. **Parse** with `PositionedJSONParser`, a small RFC 8259 parser that records
+///    the line and column of every value (Foundation's parsers report none).
+///    Malformed JSON stops here: one error at `file:line:column` saying what was
+///    expected and what was found.
+/// 3. **Decode** the tree with `LabDecoder` into the effective `Lab`: unknown
+///    keys (with the closest known key, by edit distance), wrong types, missing
+///    required keys, unparsable addresses, an unsupported `apiVersion`. Defaults
+///    come from `LabDefaults` (the one table of defaults); `~/` is expanded.
+///    Every problem is collected; an unknown key alone does not stop the lab
+///    from being built, so step 4 still runs and its errors join the list.
+/// 4. **Validate** with `LabValidator` (names, roles, sizes, profile and the
+///    network plan). Errors and warnings name the lab.json path.
+/// 5. **Report**: errors become `LabError(.invalidInput)` with location
+///    `<file as given>: <json path> (line L, column C)` (no line when the value
+///    is a default, not in the file) and are thrown together as `LabErrors`;
+///    warnings travel in `LoadedLab.warnings`.
 public enum LabLoader {
     public static func load(path: String) throws -> LoadedLab {
-        let url = URL(fileURLWithPath: path)
+        let url = URL(fileURLWithPath: expandTilde(path))
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw LabError(.notFound, "the lab file does not exist", location: path,
+                           hint: "pass the path of your lab.json (labctl validate FILE, or --lab FILE); the repository's lab.json is an example")
+        }
+        if isDirectory.boolValue {
+            throw LabError(.invalidInput, "the lab file is a directory, not a file", location: path,
+                           hint: "pass the lab.json inside it, like \((path as NSString).appendingPathComponent("lab.json"))")
+        }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw LabError(.notFound, "cannot read the lab file", location: path, hint: "pass the path of your lab.json with --lab")
+            throw LabError(.invalidInput, "cannot read the lab file", location: path,
+                           hint: "check the file's permissions (it must be readable by \(NSUserName()))", cause: error.localizedDescription)
         }
-        let lab = try decode(data, source: path)
-        return LoadedLab(lab: lab, file: url.standardizedFileURL.path, warnings: [])
+        let result = try check(data, source: path)
+        return LoadedLab(lab: result.lab, file: url.standardizedFileURL.path, warnings: result.warnings)
     }
 
+    /// Decodes and validates lab.json's bytes; `source` names the file in locations.
+    /// Throws `LabErrors` (every problem) or a single `LabError` for malformed JSON.
     public static func decode(_ data: Data, source: String) throws -> Lab {
-        struct RawNode: Decodable { var name: String; var role: NodeRole; var address: IPv4Address; var cpus: Int?; var memoryMiB: Int?; var mac: MACAddress?; var template: String? }
-        struct RawCluster: Decodable { var name: String; var network: String; var podSubnet: IPv4Network?; var serviceSubnet: IPv4Network?; var metallb: [IPv4Range]; var nodes: [RawNode] }
-        struct RawNetwork: Decodable { var vmnet: String?; var subnet: IPv4Network; var gateway: IPv4Address?; var hostAddress: IPv4Address?; var dns: [IPv4Address]?; var dhcp: IPv4Range? }
-        struct RawBase: Decodable { var name: String; var vmx: String; var address: IPv4Address?; var interface: String?; var workerCheckpoint: String?; var controlPlaneCheckpoint: String? }
-        struct RawLab: Decodable { var apiVersion: String; var name: String; var profile: String; var versions: [String: String]?; var network: RawNetwork; var base: RawBase; var mesh: MeshSpec; var clusters: [RawCluster]; var checkpoints: CheckpointSpec?; var ssh: SSHSpec; var vmware: VMwareSpec? }
-        let raw: RawLab
-        do { raw = try JSONDecoder().decode(RawLab.self, from: data) } catch {
-            throw LabError(.invalidInput, "the lab file is not valid", location: source, cause: "\(error)")
+        try check(data, source: source).lab
+    }
+
+    /// Decodes and validates, returning the lab and its warnings.
+    public static func check(_ data: Data, source: String) throws -> (lab: Lab, warnings: [LabError]) {
+        let root: JSONNode
+        do { root = try PositionedJSONParser.parse(data) } catch {
+            throw LabError(.invalidInput, "malformed JSON: \(error.message)",
+                           location: "\(source):\(error.position.line):\(error.position.column)",
+                           hint: "fix the JSON syntax at that position (an editor with the schema from `labctl schema` helps)")
         }
-        let subnet = raw.network.subnet
-        let network = NetworkSpec(
-            vmnet: raw.network.vmnet ?? "vmnet8", subnet: subnet,
-            gateway: raw.network.gateway ?? subnet.host(2), hostAddress: raw.network.hostAddress ?? subnet.host(1),
-            dns: raw.network.dns ?? [raw.network.gateway ?? subnet.host(2)],
-            dhcp: raw.network.dhcp ?? IPv4Range(subnet.host(128), subnet.broadcast.advanced(by: -1)))
-        let clusters = raw.clusters.map { c in
-            ClusterSpec(
-                name: c.name, network: c.network,
-                podSubnet: c.podSubnet ?? IPv4Network(address: IPv4Address(0x0a20_0000), prefixLength: 12),
-                serviceSubnet: c.serviceSubnet ?? IPv4Network(address: IPv4Address(0x0a60_0000), prefixLength: 12),
-                metallb: c.metallb,
-                nodes: c.nodes.map { n in
-                    NodeSpec(name: n.name, role: n.role, address: n.address, cpus: n.cpus ?? 2, memoryMiB: n.memoryMiB ?? 4096,
-                             mac: n.mac ?? MACAddress.derived(lab: raw.name, node: n.name),
-                             template: n.template ?? n.role.rawValue)
-                })
+        var decoder = LabDecoder()
+        let lab = decoder.decodeLab(root)
+        var errors = decoder.problems
+        var warnings: [LabProblem] = []
+        if let lab {
+            let report = LabValidator.check(lab)
+            errors += report.errors
+            warnings = report.warnings
         }
-        return Lab(apiVersion: raw.apiVersion, name: raw.name, profile: raw.profile, versions: raw.versions ?? [:],
-                   network: network,
-                   base: BaseSpec(name: raw.base.name, vmx: expandTilde(raw.base.vmx), address: raw.base.address,
-                                  interface: raw.base.interface ?? "ens33",
-                                  workerCheckpoint: raw.base.workerCheckpoint ?? "snapshot#1",
-                                  controlPlaneCheckpoint: raw.base.controlPlaneCheckpoint ?? "snapshot#2"),
-                   mesh: raw.mesh, clusters: clusters, checkpoints: raw.checkpoints ?? CheckpointSpec(), ssh: raw.ssh,
-                   vmware: raw.vmware ?? VMwareSpec())
+        let positions = decoder.positions
+        func labError(_ p: LabProblem) -> LabError {
+            LabError(.invalidInput, p.message, location: location(source, p, positions), hint: p.hint)
+        }
+        guard errors.isEmpty, let lab else {
+            throw LabErrors(errors.map(labError))
+        }
+        return (lab, warnings.map(labError))
+    }
+
+    /// `lab.json: clusters[0].nodes[1].address (line 12, column 45)`.
+    static func location(_ source: String, _ p: LabProblem, _ positions: [String: SourcePosition]) -> String {
+        let target = p.path.isEmpty ? "top level" : p.path
+        if let pos = p.position ?? positions[p.path] {
+            return "\(source): \(target) (line \(pos.line), column \(pos.column))"
+        }
+        return "\(source): \(target) (default value, not in the file)"
     }
 
     static func expandTilde(_ path: String) -> String {
-        guard path.hasPrefix("~/") else { return path }
+        guard path == "~" || path.hasPrefix("~/") else { return path }
         return FileManager.default.homeDirectoryForCurrentUser.path + String(path.dropFirst(1))
     }
 }
