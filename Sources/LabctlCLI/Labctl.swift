@@ -19,6 +19,7 @@ public struct Labctl: AsyncParsableCommand {
             """,
         version: Labctl.version,
         groupedSubcommands: [
+            CommandGroup(name: "Network", subcommands: [NetCommand.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
         ]
     )

@@ -89,7 +89,7 @@ public struct HostNetworkPlan: Sendable, Hashable {
 enum TemplateText {
     static func render(_ template: String, _ context: [String: Any], name: String) throws -> String {
         do {
-            return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + template).render(context)
+            return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}\n" + template).render(context)
         } catch {
             throw LabError(.internalError, "the \(name) template does not parse", cause: "\(error)")
         }

@@ -49,8 +49,13 @@ public struct VnetlibScript: Sendable, Hashable {
         # vnetlib prints nothing and its exit codes cannot be trusted (1 = success, 0 = failure,
         # some commands always return the same code), so check the result afterwards in
         # Edit > Virtual Network Editor: {{vmnet}} must show subnet {{subnet}} mask {{netmask}}, NAT and DHCP.
-        # The DHCP pool is VMware's default {{dhcpDefault}}; the lab wants {{dhcpStart}}-{{dhcpEnd}}
-        # (set it under NAT Settings > DHCP Settings if they differ).
+        {{#dhcpIsDefault}}
+        # The DHCP pool stays VMware's default {{dhcpDefault}}, as the lab wants.
+        {{/dhcpIsDefault}}
+        {{^dhcpIsDefault}}
+        # The lab wants the DHCP pool {{dhcpStart}}-{{dhcpEnd}}, not VMware's default {{dhcpDefault}}; no verified
+        # vnetlib command sets the range, so set it under NAT Settings > DHCP Settings in the Virtual Network Editor.
+        {{/dhcpIsDefault}}
         $vnetlib = "{{vnetlib}}"
         {{#steps}}
         {{#comment}}
@@ -61,10 +66,15 @@ public struct VnetlibScript: Sendable, Hashable {
 
         """
 
+    /// VMware's default pool for a /24: .128-.254 (vmware.md 4.1).
+    static func defaultPool(_ plan: HostNetworkPlan) -> IPv4Range {
+        IPv4Range(plan.subnet.host(128), plan.broadcast.advanced(by: -1))
+    }
+
     public func render(_ plan: HostNetworkPlan) throws -> String {
         try TemplateText.render(VnetlibScript.template, [
             "vmnet": plan.vmnet, "subnet": plan.subnet.network.description, "netmask": plan.netmask.description,
-            "dhcpDefault": "\(plan.subnet.host(128))-\(plan.broadcast.advanced(by: -1))",
+            "dhcpDefault": "\(VnetlibScript.defaultPool(plan))", "dhcpIsDefault": plan.dhcp == VnetlibScript.defaultPool(plan),
             "dhcpStart": plan.dhcp.lower.description, "dhcpEnd": plan.dhcp.upper.description,
             "vnetlib": VnetlibScript.defaultVnetlib,
             "steps": steps.map { step -> [String: Any] in
