@@ -19,10 +19,11 @@ public enum UnifiedDiff {
         while i < n || j < m {
             if i < n, j < m, a[i] == b[j] {
                 ops.append(.same(a[i])); i += 1; j += 1
-            } else if j < m, i == n || lcs[i][j + 1] >= lcs[i + 1][j] {
-                ops.append(.added(b[j])); j += 1
-            } else {
+            } else if i < n, j == m || lcs[i + 1][j] >= lcs[i][j + 1] {
+                // Removals before additions, as diff -u prints them.
                 ops.append(.removed(a[i])); i += 1
+            } else {
+                ops.append(.added(b[j])); j += 1
             }
         }
         return ops
