@@ -73,6 +73,11 @@ public struct HostNetworkApplier: Sendable {
         let fm = FileManager.default
         let product = os == .linux ? "VMware Workstation" : "VMware Fusion"
         guard let networking = layout.path(.networking) else { return [] }
+        // Checked first, so an unprivileged run never reads or writes anything.
+        if isRealRoot && !isPrivileged {
+            throw LabError(.invalidInput, "changing VMware's network configuration needs root", location: layout.files.map(\.path).joined(separator: ", "),
+                           hint: "run it with sudo (sudo labctl net apply), or look at the files first with labctl net show")
+        }
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: full(networking), isDirectory: &isDir), !isDir.boolValue else {
             throw LabError(.notFound, "\(product) does not seem to be installed: its network configuration is missing",
@@ -86,10 +91,6 @@ public struct HostNetworkApplier: Sendable {
                 throw LabError(.notFound, "\(product) has no \(plan.vmnet) configuration directory", location: dir,
                                hint: "enable \(plan.vmnet) as a NAT network in \(product)'s network settings once, then run labctl net apply again")
             }
-        }
-        if isRealRoot && !isPrivileged {
-            throw LabError(.invalidInput, "changing VMware's network configuration needs root", location: layout.files.map(\.path).joined(separator: ", "),
-                           hint: "run it with sudo (sudo labctl net apply), or look at the files first with labctl net show")
         }
         var current: [HostNetworkLayout.FileKind: (path: String, text: String)] = [:]
         var old: [HostNetworkLayout.FileKind: (Data, Int?)] = [:]
