@@ -25,12 +25,21 @@ public struct HostProcessRunner: CommandRunner {
             pipe.fileHandleForWriting.write(input)
             try? pipe.fileHandleForWriting.close()
         }
+        // The deadline: terminate the process when it passes (the real runner kills the process group).
+        let watchdog = Task.detached { [deadline = command.deadline] in
+            try await Task.sleep(for: deadline)
+            if process.isRunning { process.terminate() }
+        }
+        defer { watchdog.cancel() }
         // Read both pipes before waiting, so a full pipe cannot deadlock (vmware.md 6.13).
         async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
         async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
         let (o, e) = await (stdout, stderr)
         process.waitUntilExit()
         let signalled = process.terminationReason == .uncaughtSignal
+        if signalled && ContinuousClock.now - start >= command.deadline {
+            throw LabError(.timeout, "the command did not finish within \(command.deadline)", location: command.display)
+        }
         return CommandResult(exitStatus: signalled ? -1 : process.terminationStatus,
                              exitSignal: signalled ? "\(process.terminationStatus)" : nil,
                              stdout: o, stderr: e, duration: ContinuousClock.now - start)
