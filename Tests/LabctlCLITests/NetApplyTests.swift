@@ -269,4 +269,32 @@ struct FakeHost {
         #expect(out.value.contains("& $vnetlib -- set dhcp vmnet8 addipmac 194.89.64.11"))
         #expect(await runner.commands.isEmpty)
     }
+
+    @Test func corruptCurrentFileIsNamedWithItsLine() async throws {
+        let host = try FakeHost()
+        defer { host.remove() }
+        let nat = host.root.appendingPathComponent("etc/vmware/vmnet8/nat/nat.conf")
+        try Data("[host]\r\nip = 172.16.41.2\r\nnetmask 255.255.255.0\r\n".utf8).write(to: nat)
+        let before = try host.snapshot()
+        let runner = RecordingRunner()
+        let err = try #require(await error { try await run(["--root", host.root.path, "--yes"], runner: runner) })
+        #expect(err.location == nat.standardizedFileURL.path + ":3")
+        #expect(err.message.contains("expected \"key = value\""))
+        #expect(try host.snapshot() == before)
+        #expect(await runner.commands.isEmpty)
+    }
+
+    /// A file that did not exist is created, and removed again when the restart fails.
+    @Test func newFileIsRemovedAgainOnFailure() async throws {
+        let host = try FakeHost()
+        defer { host.remove() }
+        try FileManager.default.removeItem(at: host.root.appendingPathComponent("etc/vmware/vmnet8/dhcpd/dhcpd.conf"))
+        let before = try host.snapshot()
+        let runner = RecordingRunner(failing: ["/usr/bin/vmware-networks --stop"])
+        let err = try #require(await error { try await run(["--root", host.root.path, "--yes"], runner: runner) })
+        #expect(err.location == "/usr/bin/vmware-networks --stop")
+        #expect(try host.snapshot() == before)
+        // It stopped at the failing command, then restarted networking with the old files.
+        #expect(await runner.commands.count == 3)
+    }
 }

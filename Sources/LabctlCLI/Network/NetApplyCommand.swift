@@ -9,11 +9,11 @@ extension Labctl {
             commandName: "apply",
             abstract: "Write the lab's VMware network files on this host and restart VMware networking.",
             discussion: """
-                Reads the current files, prints a diff against the lab's plan and asks before changing
-                anything (unless --yes). Each original is backed up next to it with a timestamp suffix
-                (for example networking.labctl-backup-20261127T105800Z); the new files are written
-                atomically with the same permissions, then VMware networking is restarted, which drops
-                the NAT connections of running VMs. Needs root. On any failure the previous files are
+                Reads the current files, prints a diff against the lab's plan and asks before changing \
+                anything (unless --yes). Each original is backed up next to it with a timestamp suffix \
+                (for example networking.labctl-backup-20261127T105800Z); the new files are written \
+                atomically with the same permissions, then VMware networking is restarted, which drops \
+                the NAT connections of running VMs. Needs root. On any failure the previous files are \
                 put back. On Windows it prints the vnetlib commands to run as Administrator.
 
                 EXAMPLES:
@@ -32,7 +32,7 @@ extension Labctl {
                 completion: .directory)
         var root = "/"
 
-        @Option(help: ArgumentHelp("The host OS (default: this host).", valueName: "linux|macos|windows"))
+        @Option(help: ArgumentHelp("The host OS; the default is this host's.", valueName: "linux|macos|windows"))
         var host: VMwareHostOS = .current
 
         func run() async throws {

@@ -10,8 +10,8 @@ extension Labctl {
             commandName: "net",
             abstract: "Show or apply the VMware NAT network (VMnet8) configuration the lab needs.",
             discussion: """
-                The lab's nodes live on VMware's NAT network. Its subnet, gateway, DHCP pool and the nodes'
-                DHCP reservations are set in files on Linux and macOS and with vnetlib commands on Windows.
+                The lab's nodes live on VMware's NAT network. Its subnet, gateway, DHCP pool and the nodes' \
+                DHCP reservations are set in files on Linux and macOS and with vnetlib commands on Windows. \
                 See docs/network.md.
 
                 EXAMPLES:

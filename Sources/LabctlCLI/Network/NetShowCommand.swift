@@ -9,9 +9,9 @@ extension Labctl {
             commandName: "show",
             abstract: "Print the VMware network files (or Windows commands) the lab needs.",
             discussion: """
-                Renders the VMnet8 configuration from the lab's network section: on Linux the networking
-                answers, vmnet8/nat/nat.conf and vmnet8/dhcpd/dhcpd.conf; on macOS the Fusion equivalents;
-                on Windows the vnetlib command sequence. Every node gets a DHCP reservation (its MAC to its
+                Renders the VMnet8 configuration from the lab's network section: on Linux the networking \
+                answers, vmnet8/nat/nat.conf and vmnet8/dhcpd/dhcpd.conf; on macOS the Fusion equivalents; \
+                on Windows the vnetlib command sequence. Every node gets a DHCP reservation (its MAC to its \
                 address). Nothing is changed and no packet is sent.
 
                 EXAMPLES:
@@ -22,7 +22,7 @@ extension Labctl {
 
         @OptionGroup var labOptions: LabOptions
 
-        @Option(help: ArgumentHelp("The host OS to render for (default: this host).", valueName: "linux|macos|windows"))
+        @Option(help: ArgumentHelp("The host OS to render for; the default is this host's.", valueName: "linux|macos|windows"))
         var host: VMwareHostOS = .current
 
         func run() async throws {
