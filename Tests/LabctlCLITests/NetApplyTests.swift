@@ -293,8 +293,21 @@ struct FakeHost {
         let runner = RecordingRunner(failing: ["/usr/bin/vmware-networks --stop"])
         let err = try #require(await error { try await run(["--root", host.root.path, "--yes"], runner: runner) })
         #expect(err.location == "/usr/bin/vmware-networks --stop")
+        #expect(err.hint?.contains("restarted with them") == true)
         #expect(try host.snapshot() == before)
         // It stopped at the failing command, then restarted networking with the old files.
         #expect(await runner.commands.count == 3)
+    }
+
+    /// When networking does not come back even with the old files, the hint says so.
+    @Test func restartThatKeepsFailingSaysSo() async throws {
+        let host = try FakeHost()
+        defer { host.remove() }
+        let before = try host.snapshot()
+        let start = "/usr/bin/vmware-networks --start"
+        let runner = RecordingRunner(failing: [start, start])
+        let err = try #require(await error { try await run(["--root", host.root.path, "--yes"], runner: runner) })
+        #expect(err.hint?.contains("failed too") == true)
+        #expect(try host.snapshot() == before)
     }
 }

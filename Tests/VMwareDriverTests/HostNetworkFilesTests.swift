@@ -98,6 +98,18 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
             "add_dhcp_mac_to_ip 8 00:50:56:3A:00:01 194.89.64.11",
             "",
         ])
+        // Missing answers are added in VMware's key order.
+        let sparse = try NetworkingFile.parse("VERSION=1,0\nanswer VNET_8_HOSTONLY_SUBNET 172.16.41.0\n", file: "n").merging(plan)
+        #expect(try sparse.render() == """
+            VERSION=1,0
+            answer VNET_8_DHCP yes
+            answer VNET_8_HOSTONLY_NETMASK 255.255.255.0
+            answer VNET_8_HOSTONLY_SUBNET 194.89.64.0
+            answer VNET_8_NAT yes
+            answer VNET_8_VIRTUAL_ADAPTER yes
+            add_dhcp_mac_to_ip 8 00:50:56:3A:00:01 194.89.64.11
+
+            """)
         // Merging again changes nothing.
         #expect(try NetworkingFile.parse(text, file: "x").merging(plan).render() == text)
     }

@@ -169,14 +169,22 @@ public struct HostNetworkApplier: Sendable {
             guard let failure else { continue }
             // Put the previous configuration back and bring networking up with it.
             let problems = restore(written)
-            for argv in layout.restart { _ = try? await runner.run(Command(argv, deadline: .seconds(120))) }
+            var restarted = true
+            for argv in layout.restart {
+                let ok = (try? await runner.run(Command(argv, deadline: .seconds(120))))?.succeeded ?? false
+                if !ok { restarted = false; break }
+            }
             if problems.isEmpty { for b in report.backups { try? fm.removeItem(atPath: b) } }
             let start = layout.restart.last.map { Command($0).display } ?? ""
-            throw LabError(.commandFailed, "restarting VMware networking failed", location: command.display,
-                           hint: problems.isEmpty
-                               ? "the previous files were put back and networking restarted with them; check that VMware works (\(start)), then run labctl net apply again"
-                               : "some files could not be put back (\(problems.joined(separator: "; "))); copy the *\(backupSuffix) files over them and run \(start)",
-                           cause: failure)
+            let hint: String
+            if !problems.isEmpty {
+                hint = "some files could not be put back (\(problems.joined(separator: "; "))); copy the *\(backupSuffix) files over them and run \(start)"
+            } else if restarted {
+                hint = "the previous files were put back and networking restarted with them; find out why the command failed, then run labctl net apply again"
+            } else {
+                hint = "the previous files were put back, but restarting networking with them failed too: check the VMware installation and run \(start) as root"
+            }
+            throw LabError(.commandFailed, "restarting VMware networking failed", location: command.display, hint: hint, cause: failure)
         }
         return report
     }

@@ -124,16 +124,19 @@ public struct NetworkingFile: Sendable, Hashable {
                 out.append(line)
             }
         }
-        let missing = managed.filter { !seen.contains($0.0) }.map { Line.answer(key: $0.0, value: $0.1) }
-        if !missing.isEmpty {
-            let prefix = "VNET_\(plan.vnetNumber)_"
-            let lastOwn = out.lastIndex { if case .answer(let k, _) = $0 { return k.hasPrefix(prefix) } else { return false } }
-            let lastAnswer = out.lastIndex { if case .answer = $0 { return true } else { return false } }
-            let lastVersion = out.lastIndex { if case .version = $0 { return true } else { return false } }
-            if let at = lastOwn ?? lastAnswer ?? lastVersion {
-                out.insert(contentsOf: missing, at: at + 1)
+        // Missing answers go into the vnet's block in key order, as VMware sorts them.
+        let prefix = "VNET_\(plan.vnetNumber)_"
+        func answerKey(_ line: Line) -> String? { if case .answer(let k, _) = line { return k } else { return nil } }
+        for (key, value) in managed where !seen.contains(key) {
+            let line = Line.answer(key: key, value: value)
+            if let next = out.firstIndex(where: { answerKey($0).map { $0.hasPrefix(prefix) && $0 > key } ?? false }) {
+                out.insert(line, at: next)
+            } else if let at = out.lastIndex(where: { answerKey($0)?.hasPrefix(prefix) ?? false })
+                        ?? out.lastIndex(where: { answerKey($0) != nil })
+                        ?? out.lastIndex(where: { if case .version = $0 { return true } else { return false } }) {
+                out.insert(line, at: at + 1)
             } else {
-                out.insert(contentsOf: [.version("1,0")] + missing, at: 0)
+                out.insert(contentsOf: [.version("1,0"), line], at: 0)
             }
         }
         out.append(contentsOf: NetworkingFile.reservationLines(plan))
