@@ -216,6 +216,11 @@ public struct HostNetworkApplier: Sendable {
             throw LabError(.commandFailed, "cannot create a temporary file", location: temp)
         }
         do {
+            // On disk before the rename, so a crash cannot leave an empty file in place.
+            if let handle = FileHandle(forWritingAtPath: temp) {
+                try handle.synchronize()
+                try handle.close()
+            }
             try fm.setAttributes([.posixPermissions: NSNumber(value: mode)], ofItemAtPath: temp)
             guard rename(temp, path) == 0 else {
                 throw LabError(.commandFailed, "cannot replace the file", location: path, cause: String(cString: strerror(errno)))
