@@ -20,6 +20,7 @@ public struct Labctl: AsyncParsableCommand {
         version: Labctl.version,
         groupedSubcommands: [
             CommandGroup(name: "Lab", subcommands: [Validate.self, Schema.self]),
+            CommandGroup(name: "Network", subcommands: [NetCommand.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
         ]
     )
