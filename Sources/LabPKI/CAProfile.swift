@@ -70,18 +70,19 @@ public struct CAProfile: Sendable, Hashable {
     /// The seed guide's CA: `make -f ~/istio-1.10.1/tools/certs/Makefile.selfsigned.mk` run on the
     /// guide's Ubuntu 20.04.2 host, whose OpenSSL is 1.1.1f.
     ///
-    /// Choice: we reproduce what that host produced, not what the same Makefile gives under
-    /// OpenSSL 3, because the seed profile exists to rebuild the 2021 lab faithfully. So the
-    /// intermediate lasts 730 days (`INTERMEDIATE_DAYS` in 1.10.1), keys are PKCS#1
-    /// (`openssl genrsa` in 1.1.1 writes `BEGIN RSA PRIVATE KEY`) and the intermediate has no
-    /// authorityKeyIdentifier (OpenSSL 1.1.1 adds none unless the extension section asks, and
-    /// Istio's `intermediate.conf` does not). istiod 1.10 accepts both key formats and does not
-    /// need the AKID (stages.md §4.2: `ParsePemEncodedKey`, Go `x509.Verify` chains by name and
-    /// signature).
+    /// Choice: follow Istio 1.10.1's Makefile (intermediate 730 days, `INTERMEDIATE_DAYS`) and
+    /// the 1.1.1 key format (`openssl genrsa` writes PKCS#1, `BEGIN RSA PRIVATE KEY`), but keep
+    /// the authorityKeyIdentifier that OpenSSL 1.1.1 left out. Without it the intermediate
+    /// breaks RFC 5280 §4.2.1.1 (AKID MUST be present in certificates a CA issues) and
+    /// `openssl verify -x509_strict` (OpenSSL 3) rejects the chain with "error 85: Missing
+    /// Authority Key Identifier" (the tests show both). istiod 1.10 does not care either way
+    /// (Go's `x509.Verify` chains by name and signature, stages.md §4.2), so the AKID costs
+    /// nothing and makes the chain pass strict checkers. Set
+    /// `intermediateHasAuthorityKeyIdentifier = false` to get the exact 1.1.1 output.
     public static let seed2021 = CAProfile(
         name: "seed-2021", istioVersion: "1.10.1", keyAlgorithm: .rsa(bits: 4096),
         rootValidityDays: 3650, intermediateValidityDays: 730, keyPEMFormat: .pkcs1,
-        intermediateHasAuthorityKeyIdentifier: false)
+        intermediateHasAuthorityKeyIdentifier: true)
 
     /// Today's Makefile (Istio 1.30) under OpenSSL 3: intermediate 3650 days, PKCS#8 keys,
     /// AKID keyid on the intermediate.

@@ -314,7 +314,7 @@ public struct RootReplacement: Sendable, Hashable {
         } else {
             let list = staleClusters.joined(separator: ", ")
             lines.append("The intermediates of \(list) chain to the old root: re-issue each one and recreate its cacerts secret.")
-            lines.append("Restart istiod and every meshed workload in \(list): until then they present certificates the other clusters reject, and cross-cluster mTLS fails.")
+            lines.append("Restart istiod (Istio before 1.12 reads cacerts only at start) and then every meshed workload in \(list): until then they hold certificates and a root the other clusters reject, and cross-cluster mTLS fails.")
             lines.append("Remote secrets are not affected (they hold Kubernetes API credentials, not Istio certificates).")
         }
         return lines
