@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "LabctlCLI",
             dependencies: [
-                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML",
+                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML", "LabPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +72,6 @@ let package = Package(
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LabPKITests", dependencies: ["LabPKI", "LabKit"]),
         .testTarget(name: "LabXMLTests", dependencies: ["LabXML"], resources: [.copy("Schemas")]),
-        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI"], resources: [.copy("Golden")]),
     ]
 )

@@ -19,6 +19,7 @@ public struct Labctl: AsyncParsableCommand {
             """,
         version: Labctl.version,
         groupedSubcommands: [
+            CommandGroup(name: "Mesh", subcommands: [CA.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
         ]
     )
