@@ -12,7 +12,7 @@ extension Labctl {
                 The CA lives in .labctl/pki next to lab.json; see docs/pki.md.
 
                 EXAMPLES:
-                  labctl ca show                    Root and intermediates, and whether they chain
+                  labctl ca show                    The root, the intermediates, and their trust
                   labctl ca replace-root            Say what replacing the root would break
                   labctl ca replace-root --yes      Replace it and re-issue every intermediate
                 """,
