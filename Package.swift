@@ -13,6 +13,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // The Istio plug-in CA (LabPKI): X.509 and RSA keys, see docs/pki.md.
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C libraries from the system (see README: libssh2-1-dev, libxml2-dev, pkg-config).
@@ -40,6 +43,16 @@ let package = Package(
         // XML (JUnit reports, version info) over libxml2, kept in its own module
         // so the ICU clash described in swift-stack.md stays contained.
         .target(name: "LabXML", dependencies: ["CLibXML2"]),
+        // The shared Istio CA: a root per lab, an intermediate per cluster (docs/pki.md).
+        .target(
+            name: "LabPKI",
+            dependencies: [
+                "LabKit",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // Remote stages: scripts and manifests as resources.
         .target(
             name: "LabStages",
@@ -50,7 +63,7 @@ let package = Package(
         .target(
             name: "LabctlCLI",
             dependencies: [
-                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML",
+                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML", "LabPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +71,8 @@ let package = Package(
 
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VMwareDriverTests", dependencies: ["VMwareDriver", "LabKit"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabPKITests", dependencies: ["LabPKI", "LabKit"]),
+        .testTarget(name: "LabXMLTests", dependencies: ["LabXML"], resources: [.copy("Schemas")]),
+        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI"], resources: [.copy("Golden")]),
     ]
 )

@@ -21,6 +21,7 @@ public struct Labctl: AsyncParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Lab", subcommands: [Validate.self, Schema.self]),
             CommandGroup(name: "Network", subcommands: [NetCommand.self]),
+            CommandGroup(name: "Mesh", subcommands: [CA.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
         ]
     )
