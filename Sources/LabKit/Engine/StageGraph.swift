@@ -105,6 +105,9 @@ public struct StageGraph: Sendable {
             }
             instances[id]?.dependencies = deps.sorted()
         }
+        // The same definition error shows up once per instance; report it once.
+        var seen = Set<String>()
+        errors = errors.filter { seen.insert($0.description).inserted }
         if let first = errors.first {
             if errors.count == 1 { throw first }
             throw LabErrors(errors)

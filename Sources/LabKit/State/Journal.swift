@@ -53,6 +53,36 @@ public struct JournalState: Sendable, Codable, Hashable {
     /// The highest sequence recorded so far: what a lab snapshot stores as its journal position.
     public var position: UInt64 { nextSequence - 1 }
 
+    /// Dates as ISO 8601 with milliseconds (UTC), so start/end survive a round trip.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, enc in
+            var c = enc.singleValueContainer()
+            try c.encode(isoFormatter().string(from: date))
+        }
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { dec in
+            let c = try dec.singleValueContainer()
+            let text = try c.decode(String.self)
+            guard let date = isoFormatter().date(from: text) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an ISO 8601 time: \(text)")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    private static func isoFormatter() -> ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }
+
     mutating func record(_ entry: JournalEntry) {
         entries.removeAll { $0.stage == entry.stage && $0.scope == entry.scope }
         entries.append(entry)
@@ -67,6 +97,7 @@ public struct JournalState: Sendable, Codable, Hashable {
 public actor Journal {
     public nonisolated let path: String
     private var state: JournalState
+    private let writer = DispatchQueue(label: "labctl.journal.writer")
 
     /// Opens the journal at `path`, or starts an empty one if the file does not exist yet.
     public init(path: String) throws {
@@ -78,9 +109,7 @@ public actor Journal {
         guard FileManager.default.fileExists(atPath: path) else { return JournalState() }
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
-            let state = try decoder.decode(JournalState.self, from: data)
+            let state = try JournalState.decoder().decode(JournalState.self, from: data)
             guard state.version == JournalState.formatVersion else {
                 throw LabError(.unsupported, "the journal has format version \(state.version); this labctl reads \(JournalState.formatVersion)",
                                location: path, hint: "use the labctl that wrote it, or move the file away to start over")
@@ -103,13 +132,13 @@ public actor Journal {
     /// Records an outcome with the next sequence number and saves.
     @discardableResult
     public func record(_ id: StageInstanceID, outcome: JournalEntry.Outcome, started: Date, ended: Date,
-                       adopted: Bool = false, error: String? = nil) throws -> JournalEntry {
+                       adopted: Bool = false, error: String? = nil) async throws -> JournalEntry {
         let entry = JournalEntry(stage: id.stage, scope: id.scope, outcome: outcome, sequence: state.nextSequence,
                                  started: started, ended: ended, duration: max(0, ended.timeIntervalSince(started)),
                                  adopted: adopted ? true : nil, error: error)
         state.nextSequence += 1
         state.record(entry)
-        try save()
+        try await save()
         return entry
     }
 
@@ -119,36 +148,42 @@ public actor Journal {
     /// forgotten instances run again (see docs/engine.md, "Resume rules"), which survives a crash
     /// between `forget` and the re-run.
     @discardableResult
-    public func forget(scopes: Set<StageScope>) throws -> [JournalEntry] {
+    public func forget(scopes: Set<StageScope>) async throws -> [JournalEntry] {
         let removed = state.entries.filter { scopes.contains($0.scope) }
         guard !removed.isEmpty else { return [] }
         state.entries.removeAll { scopes.contains($0.scope) }
-        try save()
+        try await save()
         return removed
     }
 
     /// Forgets a scope and every scope inside it (a cluster and its nodes).
     @discardableResult
-    public func forget(scope: StageScope, topology: LabTopology) throws -> [JournalEntry] {
-        try forget(scopes: topology.scopes(within: scope))
+    public func forget(scope: StageScope, topology: LabTopology) async throws -> [JournalEntry] {
+        try await forget(scopes: topology.scopes(within: scope))
     }
 
     /// Drops every entry recorded after `position` (a lab snapshot's journal position), so
     /// `up` continues from there. Sequence numbers keep increasing.
     @discardableResult
-    public func rewind(to position: UInt64) throws -> [JournalEntry] {
+    public func rewind(to position: UInt64) async throws -> [JournalEntry] {
         let removed = state.entries.filter { $0.sequence > position }
         guard !removed.isEmpty else { return [] }
         state.entries.removeAll { $0.sequence > position }
-        try save()
+        try await save()
         return removed
     }
 
-    private func save() throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(state)
-        try AtomicFile.write(data + Data("\n".utf8), to: path)
+    /// Writes the current state. The blocking write and fsync run on a serial queue, off Swift's
+    /// cooperative pool (2 threads on a 2-core host: an fsync there would stall every stage).
+    /// The data is encoded before the hand-off and the queue is serial, so even when records
+    /// interleave (actor re-entrancy at the `await`), the file always ends with the newest state.
+    private func save() async throws {
+        let data = try JournalState.encoder().encode(state) + Data("\n".utf8)
+        let path = self.path
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            writer.async {
+                c.resume(with: Result { try AtomicFile.write(data, to: path) })
+            }
+        }
     }
 }
