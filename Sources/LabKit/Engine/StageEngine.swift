@@ -13,15 +13,19 @@ public struct EngineOptions: Sendable {
     public var timingsDirectory: String?
     /// How many timings files are kept.
     public var timingsKept: Int
+    /// Where stage log lines are appended (per-node logs, host.log); nil keeps them in events only.
+    public var logWriter: StageLogWriter?
 
     public init(maxConcurrency: Int = 16, selection: StageSelection = .all, probeDeadline: Duration = .seconds(60),
-                logLinesKept: Int = 20, timingsDirectory: String? = nil, timingsKept: Int = 50) {
+                logLinesKept: Int = 20, timingsDirectory: String? = nil, timingsKept: Int = 50,
+                logWriter: StageLogWriter? = nil) {
         self.maxConcurrency = max(1, maxConcurrency)
         self.selection = selection
         self.probeDeadline = probeDeadline
         self.logLinesKept = max(0, logLinesKept)
         self.timingsDirectory = timingsDirectory
         self.timingsKept = max(1, timingsKept)
+        self.logWriter = logWriter
     }
 }
 
@@ -163,6 +167,7 @@ public struct StageEngine: Sendable {
             }
         }
         if Task.isCancelled { cancelled = true }
+        options.logWriter?.flush()
 
         let notReached = order.filter { !started_.contains($0) }
         let outcome: RunSummary.Outcome = cancelled ? .cancelled : (failures.isEmpty ? .succeeded : .failed)
@@ -187,8 +192,10 @@ public struct StageEngine: Sendable {
         let stage = instance.stage
         let buffer = LogBuffer(keep: options.logLinesKept)
         let onEvent = self.onEvent
+        let writer = options.logWriter
         let context = StageContext(instance: id, topology: graph.topology) { line in
             buffer.append(line)
+            writer?.append(id, line)
             onEvent(.log(id.scope, line: line))
         }
 
