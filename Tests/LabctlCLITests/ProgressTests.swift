@@ -148,3 +148,27 @@ enum Script {
         #expect(lines.last?.contains("\"outcome\":\"succeeded\"") == true)
     }
 }
+
+@Suite struct ProgressPlanRenderingTests {
+    @Test func planTableAndJSON() throws {
+        let entries = [
+            PlanEntry(instance: Script.clone1, status: .done, probe: .done, summary: ""),
+            PlanEntry(instance: Script.identity1, status: .willRun(.probeDisagrees), probe: .notDone, summary: ""),
+            PlanEntry(instance: Script.checkpoint1, status: .blockedBy([Script.identity1]), probe: nil, summary: ""),
+        ]
+        #expect(PlanRendering.table(entries) == """
+            STAGE            SCOPE  STATUS
+            node.clone       c1-cp  done
+            node.identity    c1-cp  will run (journaled done, but the system says otherwise)
+            node.checkpoint  c1-cp  blocked by node.identity@c1-cp
+
+            1 done, 2 to run.
+
+            """)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(PlanRendering.json(entries).utf8)) as? [[String: Any]])
+        #expect(json.count == 3)
+        #expect(json[2]["status"] as? String == "blocked")
+        #expect(json[2]["blockedBy"] as? [String] == ["node.identity@c1-cp"])
+        #expect(json[1]["probe"] as? String == "notDone")
+    }
+}

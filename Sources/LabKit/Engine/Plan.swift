@@ -15,6 +15,13 @@ public struct PlanEntry: Sendable, Hashable {
     public var status: Status
     public var probe: ProbeResult?
     public var summary: String
+
+    public init(instance: StageInstanceID, status: Status, probe: ProbeResult?, summary: String = "") {
+        self.instance = instance
+        self.status = status
+        self.probe = probe
+        self.summary = summary
+    }
 }
 
 /// What `up` would do now, from the graph, the journal and the probes. Probes are observations
