@@ -80,7 +80,7 @@ import Testing
         #expect(s.outcome == .failed)
         let failure = try #require(s.failures.first)
         #expect(failure.error.code == .timeout)
-        #expect(failure.error.message == "stage node.first-contact on c-n1 did not finish within 0.2s")
+        #expect(failure.error.message == "stage node.first-contact on c-n1 did not finish within 200ms")
         #expect(failure.error.location == "stage node.first-contact@c-n1")
         #expect(s.error?.exitCode == 5)
         // The action saw the cancellation (it ended, unsuccessfully).
@@ -300,5 +300,49 @@ import Testing
         }
         #expect(try await summary.outcome == .succeeded)
         #expect(started == 16 && finished == 16 && last == "finished")
+    }
+}
+
+@Suite struct EngineRetryTests {
+    actor Flaky {
+        var calls = 0
+        func call() -> Int { calls += 1; return calls }
+    }
+
+    @Test func transientFailureIsRetriedWithinBounds() async throws {
+        let flaky = Flaky()
+        let events = EventLog()
+        let stage = Stage(id: "node.start", scope: .node, retry: RetryPolicy(attempts: 3, delay: .milliseconds(10))) { _ in
+            if await flaky.call() < 3 { throw LabError(.commandFailed, "vmrun: the operation is not supported in the current state") }
+        }
+        let topology = LabTopology(clusters: [.init(name: "c", nodes: ["c-n1"])])
+        let s = try await engine([stage], topology: topology, dir: try temporaryDirectory(), events: events).run()
+        #expect(s.outcome == .succeeded)
+        #expect(await flaky.calls == 3)
+        #expect(events.warnings == [
+            "node.start@c-n1 failed (vmrun: the operation is not supported in the current state); retrying in 10ms (attempt 2 of 3)",
+            "node.start@c-n1 failed (vmrun: the operation is not supported in the current state); retrying in 20ms (attempt 3 of 3)",
+        ])
+    }
+
+    @Test func retriesAreBoundedAndSkipNonTransientErrors() async throws {
+        let flaky = Flaky()
+        let always = Stage(id: "node.start", scope: .node, retry: RetryPolicy(attempts: 2, delay: .milliseconds(1))) { _ in
+            _ = await flaky.call()
+            throw LabError(.connection, "no route")
+        }
+        let topology = LabTopology(clusters: [.init(name: "c", nodes: ["c-n1"])])
+        let s = try await engine([always], topology: topology, dir: try temporaryDirectory()).run()
+        #expect(s.outcome == .failed)
+        #expect(await flaky.calls == 2)
+
+        let other = Flaky()
+        let security = Stage(id: "node.pin", scope: .node, retry: RetryPolicy(attempts: 5, delay: .milliseconds(1))) { _ in
+            _ = await other.call()
+            throw LabError(.security, "host key changed")
+        }
+        let s2 = try await engine([security], topology: topology, dir: try temporaryDirectory()).run()
+        #expect(s2.failures.first?.error.code == .security)
+        #expect(await other.calls == 1)
     }
 }

@@ -157,11 +157,14 @@ public struct Stage: Sendable {
     public var action: Action
     /// Limits the stage to some scopes (for example only control-plane nodes). Nil: every scope of its kind.
     public var applies: (@Sendable (StageScope, LabTopology) -> Bool)?
+    /// Retries of the action after a transient failure; all attempts share the one deadline.
+    public var retry: RetryPolicy
 
     public init(id: String, scope: StageScope.Kind, dependencies: [StageDependency] = [], resources: Set<String> = [],
                 deadline: Duration = .seconds(600), summary: String = "",
-                applies: (@Sendable (StageScope, LabTopology) -> Bool)? = nil,
+                applies: (@Sendable (StageScope, LabTopology) -> Bool)? = nil, retry: RetryPolicy = .none,
                 probe: @escaping Probe = { _ in .unknown }, action: @escaping Action) {
+        self.retry = retry
         self.id = id
         self.scope = scope
         self.dependencies = dependencies
@@ -212,4 +215,25 @@ public struct LabTopology: Sendable, Hashable, Codable {
             return Set([StageScope.lab] + clusters.map { .cluster($0.name) } + nodes.map { .node($0) })
         }
     }
+}
+
+/// How often a stage's action is retried, and after which errors.
+///
+/// Retries are bounded (`attempts`) and all attempts together stay within the stage's deadline.
+/// Only errors with a code in `retryOn` are retried: a wrong lab.json or a security refusal is
+/// not transient.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Total attempts, including the first (1 = no retry).
+    public var attempts: Int
+    /// The pause before the second attempt; doubled for each later one.
+    public var delay: Duration
+    public var retryOn: Set<LabError.Code>
+
+    public init(attempts: Int, delay: Duration = .seconds(2), retryOn: Set<LabError.Code> = [.commandFailed, .connection, .timeout]) {
+        self.attempts = max(1, attempts)
+        self.delay = delay
+        self.retryOn = retryOn
+    }
+
+    public static let none = RetryPolicy(attempts: 1)
 }

@@ -246,6 +246,7 @@ public struct StageEngine: Sendable {
         onEvent(.stageStarted(id))
         let action = stage.action
         let deadline = stage.deadline
+        let retry = stage.retry
         var failure: LabError?
         do {
             try await withDeadline(deadline, onTimeout: {
@@ -253,7 +254,17 @@ public struct StageEngine: Sendable {
                          location: "stage \(id)",
                          hint: "look at the log of \(id.scope.name) (`labctl logs \(id.scope.name)`), then run `labctl up` again")
             }) {
-                try await action(context)
+                var pause = retry.delay
+                for attempt in 1...retry.attempts {
+                    do {
+                        try await action(context)
+                        return
+                    } catch let e as LabError where attempt < retry.attempts && retry.retryOn.contains(e.code) && !Task.isCancelled {
+                        onEvent(.warning("\(id) failed (\(e.message)); retrying in \(Self.format(pause)) (attempt \(attempt + 1) of \(retry.attempts))"))
+                        try await Task.sleep(for: pause)
+                        pause = pause * 2
+                    }
+                }
             }
         } catch let e as LabError {
             failure = e
@@ -297,6 +308,7 @@ public struct StageEngine: Sendable {
 
     static func format(_ d: Duration) -> String {
         let s = d.seconds
+        if s < 1 { return "\(Int((s * 1000).rounded()))ms" }
         if s < 60 { return s == s.rounded() ? "\(Int(s))s" : String(format: "%.1fs", s) }
         return "\(Int(s) / 60)m\(Int(s) % 60)s"
     }
