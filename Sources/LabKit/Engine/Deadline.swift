@@ -12,6 +12,8 @@ public func withDeadline<T: Sendable>(
     onTimeout: @escaping @Sendable () -> Error,
     operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
+    // Already cancelled: do not even start the operation.
+    try Task.checkCancellation()
     let race = Race<T>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
