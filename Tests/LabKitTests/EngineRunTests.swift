@@ -33,11 +33,14 @@ import Testing
         let r = Recorder()
         let stage = [fakeStage("node.clone", .node, work: .milliseconds(150), recorder: r)]
         let wide = try engine(stage, topology: topology, dir: try temporaryDirectory(), options: EngineOptions(maxConcurrency: 16))
-        let clock = ContinuousClock()
-        let elapsed = try await clock.measure { _ = try await wide.run() }
+        _ = try await wide.run()
+        // All ten actions were in flight together: the per-node work overlapped. (Wall time is
+        // not asserted here: the host is shared and journal fsyncs vary; the testbed benchmark
+        // measures it.)
         #expect(await r.maxInFlight == 10)
-        // Ten 150 ms actions in parallel, not 1.5 s in a row (loose: the CI host is shared).
-        #expect(elapsed < .milliseconds(1500))
+        let starts = await r.startTick.values
+        let ends = await r.endTick.values
+        #expect((starts.max() ?? 0) < (ends.min() ?? 0), "every clone started before the first one finished")
 
         let r2 = Recorder()
         let narrow = try engine([fakeStage("node.clone", .node, work: .milliseconds(50), recorder: r2)], topology: topology,

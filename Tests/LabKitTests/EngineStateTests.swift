@@ -77,6 +77,30 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    /// Many stages finishing at once share writes (group commit), and every record is durable
+    /// when its `record` returns.
+    @Test func concurrentRecordsAreGroupCommitted() async throws {
+        let dir = try temporaryDirectory()
+        let journal = try Journal(path: LabPaths(root: dir).journal)
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    let id = StageInstanceID("node.clone", .node("n\(i)"))
+                    _ = try? await journal.record(id, outcome: .done, started: Date(), ended: Date())
+                    // Durable on return: the file on disk already has it.
+                    let onDisk = try? Journal.load(path: journal.path)
+                    #expect(onDisk?.done(id) != nil)
+                }
+            }
+        }
+        let writes = await journal.writes
+        #expect(writes < 40)
+        #expect(writes >= 1)
+        let final = try Journal.load(path: journal.path)
+        #expect(final.entries.count == 40)
+        #expect(Set(final.entries.map(\.sequence)) == Set(1...40))
+    }
+
     @Test func lockRefusesASecondHolderAndNamesThePID() throws {
         let dir = try temporaryDirectory()
         let path = LabPaths(root: dir).lock
