@@ -349,3 +349,24 @@ import Testing
         #expect(await other.calls == 1)
     }
 }
+
+@Suite struct EngineContextTests {
+    @Test func stagesReportWaitsAndWarningsThroughTheirContext() async throws {
+        let events = EventLog()
+        let stage = Stage(id: "node.first-contact", scope: .node) { ctx in
+            ctx.waiting(for: "SSH on 10.213.64.10", hint: "is the VM on VMnet8?")
+            ctx.warn("the base answers on its static address")
+            ctx.log("connected")
+        }
+        let topology = LabTopology(clusters: [.init(name: "c", nodes: ["c-n1"])])
+        let s = try await engine([stage], topology: topology, dir: try temporaryDirectory(), events: events).run()
+        #expect(s.outcome == .succeeded)
+        let waits = events.events.compactMap { e -> String? in
+            if case .waiting(let id, let req, let hint) = e { return "\(id) \(req) \(hint ?? "")" } else { return nil }
+        }
+        #expect(waits == ["node.first-contact@c-n1 SSH on 10.213.64.10 is the VM on VMnet8?"])
+        #expect(events.warnings == ["node.first-contact@c-n1: the base answers on its static address"])
+        let logs = events.events.compactMap { e -> String? in if case .log(_, let l) = e { return l } else { return nil } }
+        #expect(logs == ["connected"])
+    }
+}

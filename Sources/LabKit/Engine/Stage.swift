@@ -119,17 +119,30 @@ public struct StageContext: Sendable {
     public var instance: StageInstanceID
     public var topology: LabTopology
     let logSink: @Sendable (String) -> Void
+    let eventSink: @Sendable (EngineEvent) -> Void
 
-    public init(instance: StageInstanceID, topology: LabTopology, log: @escaping @Sendable (String) -> Void) {
+    public init(instance: StageInstanceID, topology: LabTopology, log: @escaping @Sendable (String) -> Void,
+                events: @escaping @Sendable (EngineEvent) -> Void = { _ in }) {
         self.instance = instance
         self.topology = topology
         self.logSink = log
+        self.eventSink = events
     }
 
     public var scope: StageScope { instance.scope }
 
-    /// One line of the stage's log: delivered as an `EngineEvent.log` and kept for the failure summary.
+    /// One line of the stage's log: delivered as an `EngineEvent.log`, appended to the node's log
+    /// file, and kept for the failure summary. Callers redact secrets first (`Redactor`).
     public func log(_ line: String) { logSink(line) }
+
+    /// Says the action waits for something outside labctl (a node to answer SSH, an address to be
+    /// free), with a hint for the user: an `EngineEvent.waiting`.
+    public func waiting(for requirement: String, hint: String? = nil) {
+        eventSink(.waiting(instance, requirement: requirement, hint: hint))
+    }
+
+    /// A warning shown to the user (`EngineEvent.warning`), prefixed with the instance.
+    public func warn(_ text: String) { eventSink(.warning("\(instance): \(text)")) }
 }
 
 /// A stage is data: the engine expands it per scope and schedules the instances.

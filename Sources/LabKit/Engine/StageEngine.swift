@@ -197,6 +197,8 @@ public struct StageEngine: Sendable {
             buffer.append(line)
             writer?.append(id, line)
             onEvent(.log(id.scope, line: line))
+        } events: { event in
+            onEvent(event)
         }
 
         // Decide: skip or run.
