@@ -73,3 +73,38 @@ import Testing
         #expect(twoClusters.scopes(within: .cluster("cluster2")) == [.cluster("cluster2"), .node("cluster2-ctrl-plane"), .node("cluster2-worker1")])
     }
 }
+
+@Suite struct EngineFormatTests {
+    @Test func deadlinesReadNaturally() {
+        #expect(StageEngine.format(.milliseconds(250)) == "250ms")
+        #expect(StageEngine.format(.seconds(2)) == "2s")
+        #expect(StageEngine.format(.milliseconds(2500)) == "2.5s")
+        #expect(StageEngine.format(.seconds(600)) == "10m")
+        #expect(StageEngine.format(.seconds(90)) == "1m30s")
+    }
+
+    /// Rebuilding one worker re-runs its own stages and what depends on it, not the cluster's
+    /// `init` when `init` depends on the control plane only.
+    @Test func preciseDependenciesKeepARebuildNarrow() async throws {
+        let r = Recorder()
+        var init_ = fakeStage("cluster.init", .cluster, deps: [.init("node.cp-ready", .nodesOfCluster)], recorder: r)
+        init_.applies = nil
+        var cpReady = fakeStage("node.cp-ready", .node, deps: [.init("node.clone")], recorder: r)
+        cpReady.applies = { scope, _ in scope.name.hasSuffix("ctrl-plane") }
+        let stages = [
+            fakeStage("node.clone", .node, recorder: r), cpReady, init_,
+            fakeStage("node.join", .node, deps: [.init("node.clone"), .init("cluster.init", .ownCluster)], recorder: r),
+        ]
+        let dir = try temporaryDirectory()
+        _ = try await engine(stages, dir: dir).run()
+        let journal = try Journal(path: LabPaths(root: dir).journal)
+        try await journal.forget(scope: .node("cluster1-worker1"), topology: twoClusters)
+        await r.set(StageInstanceID("node.clone", .node("cluster1-worker1")), present: false)
+        await r.set(StageInstanceID("node.join", .node("cluster1-worker1")), present: false)
+        await r.resetCounts()
+        _ = try await engine(stages, dir: dir).run()
+        #expect(await r.actions.sorted() == [
+            StageInstanceID("node.clone", .node("cluster1-worker1")), StageInstanceID("node.join", .node("cluster1-worker1")),
+        ])
+    }
+}

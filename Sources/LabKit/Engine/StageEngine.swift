@@ -312,7 +312,8 @@ public struct StageEngine: Sendable {
         let s = d.seconds
         if s < 1 { return "\(Int((s * 1000).rounded()))ms" }
         if s < 60 { return s == s.rounded() ? "\(Int(s))s" : String(format: "%.1fs", s) }
-        return "\(Int(s) / 60)m\(Int(s) % 60)s"
+        let total = Int(s.rounded())
+        return total % 60 == 0 ? "\(total / 60)m" : "\(total / 60)m\(total % 60)s"
     }
 }
 

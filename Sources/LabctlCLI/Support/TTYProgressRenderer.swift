@@ -31,7 +31,9 @@ final class TTYProgressRenderer: ProgressRenderer, @unchecked Sendable {
             ticker = Task { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: tick)
-                    self?.redraw()
+                    // Ends with the renderer even if finish() was never called.
+                    guard let self else { return }
+                    self.redraw()
                 }
             }
         }
