@@ -95,7 +95,8 @@ enum Script {
     @Test func ttyRedrawsRunningLinesAndRestoresTheCursor() {
         let buffer = OutputBuffer()
         let clock = FakeClock()
-        let tty = TTYProgressRenderer(output: buffer.output, resumeCommand: "labctl up --lab lab.json", clock: clock.now, tick: nil)
+        let tty = TTYProgressRenderer(output: buffer.output, resumeCommand: "labctl up --lab lab.json", clock: clock.now, tick: nil,
+                                      columns: { nil })
         Script.play(into: tty, clock: clock)
         let out = buffer.value
         #expect(out.hasPrefix("\u{1B}[?25l"))
@@ -107,6 +108,20 @@ enum Script {
         #expect(out.contains("\u{1B}[31m✗\u{1B}[0m node.identity@c1-cp (2.2s): stage node.identity on c1-cp did not finish within 2s\n"))
         #expect(out.contains("1 stage already done"))
         #expect(out.contains("To resume: labctl up --lab lab.json\n"))
+    }
+
+    @Test func ttyRunningLinesNeverWrap() {
+        let buffer = OutputBuffer()
+        let tty = TTYProgressRenderer(output: buffer.output, resumeCommand: "labctl up", clock: { .seconds(3) }, tick: nil,
+                                      columns: { 40 })
+        tty.handle(.stageStarted(Script.identity1))
+        tty.handle(.log(.node("c1-cp"), line: "a very long log line that would certainly wrap on a narrow terminal"))
+        tty.finish()
+        let visible = buffer.value.replacingOccurrences(of: "\u{1B}\\[[0-9;?]*[A-Za-z]", with: "", options: .regularExpression).replacingOccurrences(of: "\r", with: "")
+        let lines = visible.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.allSatisfy { $0.count < 40 })
+        #expect(lines.last?.hasSuffix("…") == true)
     }
 
     @Test func failureSummaryNamesStageScopeLogAndResume() {

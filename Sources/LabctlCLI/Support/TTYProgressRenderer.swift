@@ -22,8 +22,11 @@ final class TTYProgressRenderer: ProgressRenderer, @unchecked Sendable {
     private var ticker: Task<Void, Never>?
     private var finished = false
 
+    private let columns: @Sendable () -> Int?
+
     init(output: ProgressOutput, resumeCommand: String, clock: @escaping @Sendable () -> Duration = ProgressClock.now,
-         tick: Duration? = .milliseconds(250)) {
+         tick: Duration? = .milliseconds(250), columns: @escaping @Sendable () -> Int? = TTYProgressRenderer.terminalColumns) {
+        self.columns = columns
         self.output = output
         self.resumeCommand = resumeCommand
         self.clock = clock
@@ -93,13 +96,30 @@ final class TTYProgressRenderer: ProgressRenderer, @unchecked Sendable {
         text += permanent
         let now = clock()
         let spin = Self.spinner[frame % Self.spinner.count]
+        // A running line must not wrap: the redraw erases exactly one terminal row per line.
+        let width = columns() ?? 10_000
         for r in running {
-            var line = "\u{1B}[36m\(spin)\u{1B}[0m \(r.id) \(formatDuration(now - r.since))"
-            if let note = r.note { line += " \u{1B}[2m\(String(note.prefix(60)))\u{1B}[0m" }
+            let elapsed = formatDuration(now - r.since)
+            var id = r.id.description
+            let fixed = 2 + 1 + elapsed.count  // spinner and space, space, elapsed
+            if fixed + id.count > width - 1 { id = String(id.prefix(max(1, width - 1 - fixed))) }
+            var line = "\u{1B}[36m\(spin)\u{1B}[0m \(id) \(elapsed)"
+            let room = min(60, width - 1 - fixed - id.count - 1)
+            if let note = r.note, room >= 8 {
+                let shown = note.count > room ? String(note.prefix(room - 1)) + "…" : note
+                line += " \u{1B}[2m\(shown)\u{1B}[0m"
+            }
             text += line + "\n"
         }
         drawnLines = running.count
         output.write(text)
+    }
+
+    /// The terminal's width (stdout), or nil when it cannot be read.
+    @Sendable static func terminalColumns() -> Int? {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
     }
 
     func finish() {
