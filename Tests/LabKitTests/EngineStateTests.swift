@@ -131,13 +131,13 @@ import Testing
         lock.release()
     }
 
-    @Test func lockHeldByAnotherProcessIsRefused() throws {
-        // flock(1) from util-linux holds the lock in a child process.
-        let flockPath = ["/usr/bin/flock", "/bin/flock"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let flockPath else {
-            Issue.record("flock(1) not installed (util-linux); cannot test a lock held by another process")
-            return
-        }
+    static let flockTool = ["/usr/bin/flock", "/bin/flock"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Needs flock(1) (util-linux, on every Debian/Ubuntu host) to hold the lock from a child process;
+    /// skipped where it is missing (macOS without util-linux).
+    @Test(.enabled(if: flockTool != nil, "flock(1) from util-linux is not installed"))
+    func lockHeldByAnotherProcessIsRefused() throws {
+        let flockPath = try #require(Self.flockTool)
         let dir = try temporaryDirectory()
         let path = LabPaths(root: dir).lock
         let child = Process()
