@@ -13,6 +13,9 @@ extension Labctl {
             } else {
                 try command.run()
             }
+        } catch let reported as AlreadyReported {
+            // A stage run failed; the progress renderer has printed what, where and how to resume.
+            Foundation.exit(reported.error.exitCode)
         } catch let error as LabError {
             Terminal.printError(render(error))
             Foundation.exit(error.exitCode)

@@ -1,0 +1,224 @@
+import Foundation
+
+/// One stage instance's last outcome.
+public struct JournalEntry: Sendable, Codable, Hashable {
+    public enum Outcome: String, Sendable, Codable, Hashable {
+        case done, failed
+    }
+
+    public var stage: String
+    public var scope: StageScope
+    public var outcome: Outcome
+    /// Monotonic across the journal's life (never reused, even after `rewind`/`forget`): a snapshot
+    /// records the highest sequence as its "journal position".
+    public var sequence: UInt64
+    public var started: Date
+    public var ended: Date
+    /// Seconds.
+    public var duration: Double
+    /// True when the stage was not run but found done by its probe and adopted.
+    public var adopted: Bool?
+    /// The failure, for `failed` entries.
+    public var error: String?
+
+    public var instance: StageInstanceID { StageInstanceID(stage, scope) }
+}
+
+/// The journal's content: a value, so `plan` can look at it without locking anything.
+public struct JournalState: Sendable, Codable, Hashable {
+    public static let formatVersion = 1
+
+    public var version: Int
+    /// The next sequence number to hand out.
+    public var nextSequence: UInt64
+    /// Sorted by sequence in the file.
+    public var entries: [JournalEntry]
+
+    public init() {
+        version = Self.formatVersion
+        nextSequence = 1
+        entries = []
+    }
+
+    public func entry(for id: StageInstanceID) -> JournalEntry? {
+        entries.first { $0.stage == id.stage && $0.scope == id.scope }
+    }
+
+    /// The done entry for an instance, if its last outcome is done.
+    public func done(_ id: StageInstanceID) -> JournalEntry? {
+        guard let e = entry(for: id), e.outcome == .done else { return nil }
+        return e
+    }
+
+    /// The highest sequence recorded so far: what a lab snapshot stores as its journal position.
+    public var position: UInt64 { nextSequence - 1 }
+
+    /// Dates as ISO 8601 with milliseconds (UTC), so start/end survive a round trip.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, enc in
+            var c = enc.singleValueContainer()
+            try c.encode(isoFormatter().string(from: date))
+        }
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { dec in
+            let c = try dec.singleValueContainer()
+            let text = try c.decode(String.self)
+            guard let date = isoFormatter().date(from: text) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an ISO 8601 time: \(text)")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    private static func isoFormatter() -> ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }
+
+    mutating func record(_ entry: JournalEntry) {
+        entries.removeAll { $0.stage == entry.stage && $0.scope == entry.scope }
+        entries.append(entry)
+        entries.sort { $0.sequence < $1.sequence }
+    }
+}
+
+/// The stage journal of a lab (`LabPaths.journal`), persisted after every change.
+///
+/// Every write replaces the whole file atomically (`AtomicFile`): a killed labctl leaves the
+/// previous complete journal, never a torn one. Only one labctl writes it at a time (`LabLock`).
+public actor Journal {
+    public nonisolated let path: String
+    private var state: JournalState
+    private let writer = DispatchQueue(label: "labctl.journal.writer")
+    /// Changes made, changes made durable, and the write in flight (group commit, see `save`).
+    private var changes: UInt64 = 0
+    private var written: UInt64 = 0
+    private var inFlight: Task<Void, Error>?
+    /// How many times the file was written (for tests of the group commit).
+    private(set) var writes = 0
+
+    /// Opens the journal at `path`, or starts an empty one if the file does not exist yet.
+    public init(path: String) throws {
+        self.path = path
+        self.state = try Self.load(path: path)
+    }
+
+    public static func load(path: String) throws -> JournalState {
+        guard FileManager.default.fileExists(atPath: path) else { return JournalState() }
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let state = try JournalState.decoder().decode(JournalState.self, from: data)
+            guard state.version == JournalState.formatVersion else {
+                throw LabError(.unsupported, "the journal has format version \(state.version); this labctl reads \(JournalState.formatVersion)",
+                               location: path, hint: "use the labctl that wrote it, or move the file away to start over")
+            }
+            return state
+        } catch let e as LabError {
+            throw e
+        } catch {
+            throw LabError(.invalidInput, "cannot read the stage journal", location: path,
+                           hint: "move the file away; `labctl up` then re-probes every stage and adopts what is done",
+                           cause: "\(error)")
+        }
+    }
+
+    public var snapshot: JournalState { state }
+    public var position: UInt64 { state.position }
+
+    public func done(_ id: StageInstanceID) -> JournalEntry? { state.done(id) }
+
+    /// Records an outcome with the next sequence number and saves.
+    @discardableResult
+    public func record(_ id: StageInstanceID, outcome: JournalEntry.Outcome, started: Date, ended: Date,
+                       adopted: Bool = false, error: String? = nil) async throws -> JournalEntry {
+        let entry = JournalEntry(stage: id.stage, scope: id.scope, outcome: outcome, sequence: state.nextSequence,
+                                 started: started, ended: ended, duration: max(0, ended.timeIntervalSince(started)),
+                                 adopted: adopted ? true : nil, error: error)
+        state.nextSequence += 1
+        state.record(entry)
+        try await save()
+        return entry
+    }
+
+    /// Removes every entry of the given scopes (destroy, rebuild). Returns the removed entries.
+    ///
+    /// Dependents in other scopes keep their entries: they become stale by sequence once the
+    /// forgotten instances run again (see docs/engine.md, "Resume rules"), which survives a crash
+    /// between `forget` and the re-run.
+    @discardableResult
+    public func forget(scopes: Set<StageScope>) async throws -> [JournalEntry] {
+        let removed = state.entries.filter { scopes.contains($0.scope) }
+        guard !removed.isEmpty else { return [] }
+        state.entries.removeAll { scopes.contains($0.scope) }
+        try await save()
+        return removed
+    }
+
+    /// Forgets a scope and every scope inside it (a cluster and its nodes).
+    @discardableResult
+    public func forget(scope: StageScope, topology: LabTopology) async throws -> [JournalEntry] {
+        try await forget(scopes: topology.scopes(within: scope))
+    }
+
+    /// Drops every entry recorded after `position` (a lab snapshot's journal position), so
+    /// `up` continues from there. Sequence numbers keep increasing.
+    @discardableResult
+    public func rewind(to position: UInt64) async throws -> [JournalEntry] {
+        let removed = state.entries.filter { $0.sequence > position }
+        guard !removed.isEmpty else { return [] }
+        state.entries.removeAll { $0.sequence > position }
+        try await save()
+        return removed
+    }
+
+    /// Makes the current state durable before returning.
+    ///
+    /// Group commit: the blocking write and fsync run on a serial queue, off Swift's cooperative
+    /// pool (2 threads on a 2-core host: an fsync there would stall every stage). While one write
+    /// is in flight, later changes wait for it and then go out together in one write, so ten nodes
+    /// finishing at once cost two fsyncs, not ten. A change is acknowledged only by a write that
+    /// was encoded after it, so the file always ends with the newest state.
+    private func save() async throws {
+        changes += 1
+        let mine = changes
+        while written < mine {
+            if let pending = inFlight {
+                _ = try? await pending.value
+                continue
+            }
+            let target = changes
+            let data = try JournalState.encoder().encode(state) + Data("\n".utf8)
+            let path = self.path
+            let writer = self.writer
+            let task = Task {
+                do {
+                    try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+                        writer.async { c.resume(with: Result { try AtomicFile.write(data, to: path) }) }
+                    }
+                    self.finishWrite(target, ok: true)
+                } catch {
+                    self.finishWrite(target, ok: false)
+                    throw error
+                }
+            }
+            inFlight = task
+            try await task.value
+        }
+    }
+
+    private func finishWrite(_ target: UInt64, ok: Bool) {
+        if ok {
+            written = max(written, target)
+            writes += 1
+        }
+        inFlight = nil
+    }
+}
