@@ -20,13 +20,6 @@ actor RecordingRunner: CommandRunner {
     }
 }
 
-final class OutputBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var text = ""
-    func append(_ s: String) { lock.withLock { text += s } }
-    var value: String { lock.withLock { text } }
-}
-
 /// A fake root with VMware Workstation's files as VMware wrote them (vmware.md 4.2).
 struct FakeHost {
     let root: URL

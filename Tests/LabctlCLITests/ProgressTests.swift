@@ -4,13 +4,6 @@ import LabKit
 @testable import LabctlCLI
 
 /// Collects renderer output.
-final class OutputBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var text = ""
-    var output: ProgressOutput { ProgressOutput { s in self.lock.lock(); self.text += s; self.lock.unlock() } }
-    var value: String { lock.lock(); defer { lock.unlock() }; return text }
-}
-
 /// A clock the test moves by hand.
 final class FakeClock: @unchecked Sendable {
     private let lock = NSLock()
