@@ -57,6 +57,7 @@ let package = Package(
         .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
 
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VMwareDriverTests", dependencies: ["VMwareDriver", "LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML"], resources: [.copy("Golden")]),
     ]
 )

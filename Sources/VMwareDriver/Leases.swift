@@ -99,6 +99,7 @@ public struct LeaseFile: Sendable, Equatable {
     static func parseISC(_ lines: [String], source: String) -> LeaseFile {
         var file = LeaseFile()
         var current: (ip: IPv4Address, line: Int, mac: MACAddress?, starts: Date?, ends: Date?, host: String?)?
+        var problemsAtLeaseStart = 0
         var skippingBlock = 0 // depth of a non-lease block we do not interpret (host, failover, ...)
 
         func problem(_ n: Int, _ message: String, _ text: String) {
@@ -118,7 +119,8 @@ public struct LeaseFile: Sendable, Equatable {
             }
             if var lease = current {
                 if t == "}" {
-                    if let mac = lease.mac {
+                    // A lease with a line we could not read is not trusted as an answer.
+                    if let mac = lease.mac, file.problems.count == problemsAtLeaseStart {
                         file.leases.append(DHCPLease(address: lease.ip, mac: mac, starts: lease.starts, ends: lease.ends,
                                                      hostname: lease.host, location: "\(source):\(lease.line)"))
                     }
@@ -162,9 +164,11 @@ public struct LeaseFile: Sendable, Equatable {
                 let words = t.split(separator: " ", omittingEmptySubsequences: true)
                 guard words.count >= 3, words.last == "{", let ip = IPv4Address(String(words[1])) else {
                     problem(n, "cannot read the lease header (expected: lease <IPv4> {)", t)
+                    if t.hasSuffix("{") { skippingBlock = 1 }
                     continue
                 }
                 current = (ip, n, nil, nil, nil, nil)
+                problemsAtLeaseStart = file.problems.count
                 continue
             }
             if t.hasSuffix("{") { skippingBlock = 1; continue }

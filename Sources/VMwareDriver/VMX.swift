@@ -63,12 +63,17 @@ public struct VMXDocument: Sendable, Hashable {
         }
         var doc = VMXDocument()
         doc.encoding = encoding
-        doc.lineEnding = text.contains("\r\n") ? "\r\n" : "\n"
-        doc.endsWithNewline = text.isEmpty || text.hasSuffix("\n")
-        var rawLines = text.components(separatedBy: "\n")
+        // Split on scalars: Swift treats "\r\n" as one Character, so String-level "\n" tests miss it.
+        let scalars = text.unicodeScalars
+        doc.lineEnding = scalars.contains("\r") ? "\r\n" : "\n"
+        doc.endsWithNewline = scalars.isEmpty || scalars.last == "\n"
+        var rawLines = scalars.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            var l = String.UnicodeScalarView(line)
+            if l.last == "\r" { l.removeLast() }
+            return String(l)
+        }
         if doc.endsWithNewline, !rawLines.isEmpty { rawLines.removeLast() }
-        for (index, var raw) in rawLines.enumerated() {
-            if raw.hasSuffix("\r") { raw.removeLast() }
+        for (index, raw) in rawLines.enumerated() {
             let lineNo = index + 1
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") {
