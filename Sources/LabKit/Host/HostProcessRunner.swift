@@ -116,7 +116,15 @@ public struct HostProcessRunner: CommandRunner {
             for p in argv { free(p) }
             for p in envp { free(p) }
         }
-        let rc = posix_spawnp(&pid, program, &actions, &attr, argv, envp)
+        var rc = posix_spawnp(&pid, program, &actions, &attr, argv, envp)
+        // ETXTBSY: a script written a moment ago can still be open for writing in a child that
+        // another thread forked but has not exec'd yet. The window is short; try again briefly.
+        var busyRetries = 0
+        while rc == ETXTBSY && busyRetries < 50 {
+            busyRetries += 1
+            usleep(20_000)
+            rc = posix_spawnp(&pid, program, &actions, &attr, argv, envp)
+        }
         close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
         if rc != 0 {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
