@@ -126,4 +126,16 @@ struct HostProcessRunnerTests {
         #expect(e?.location?.contains("s3cret") == false)
         #expect(e?.cause?.contains("s3cret") == false)
     }
+
+    // /proc/<pid>/fd exists only on Linux; macOS relies on POSIX_SPAWN_CLOEXEC_DEFAULT instead.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/fd")))
+    func childDoesNotInheritOtherDescriptors() async throws {
+        let fd = open("/dev/null", O_RDONLY) // no O_CLOEXEC, like Foundation's file writes on Linux
+        try #require(fd > 2)
+        defer { close(fd) }
+        let r = try await runner.run(Command(["bash", "-c", "ls /proc/$$/fd"]))
+        let fds = Set(r.stdoutText.split(separator: "\n").map(String.init))
+        #expect(!fds.contains(String(fd)), "child inherited fd \(fd): \(fds.sorted())")
+        #expect(fds.isSuperset(of: ["0", "1", "2"]))
+    }
 }

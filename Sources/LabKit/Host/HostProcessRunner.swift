@@ -93,6 +93,12 @@ public struct HostProcessRunner: CommandRunner {
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        #if canImport(Glibc)
+        // Close every other descriptor in the child. Foundation opens files without O_CLOEXEC on
+        // Linux, so a long-lived child could otherwise keep another thread's files open (and a
+        // freshly written script busy: ETXTBSY). macOS gets the same from POSIX_SPAWN_CLOEXEC_DEFAULT.
+        if let closeFrom = closeFromAction { _ = closeFrom(&actions, 3) }
+        #endif
         // Own process group (pgid = child's pid) so killpg reaches grandchildren;
         // default signal handling and an empty mask, whatever the parent set up.
         var flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)
@@ -267,6 +273,15 @@ public struct HostProcessRunner: CommandRunner {
         }
         return .success(CommandResult(exitStatus: exitStatus, exitSignal: signal, stdout: out, stderr: err, duration: duration))
     }
+
+    #if canImport(Glibc)
+    /// glibc 2.34+ has posix_spawn_file_actions_addclosefrom_np, but Swift's Glibc module does not export it.
+    private typealias CloseFromFunction = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let closeFromAction: CloseFromFunction? = {
+        guard let sym = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(sym, to: CloseFromFunction.self)
+    }()
+    #endif
 
     private static func makePipe(_ fds: inout [Int32]) -> Bool {
         var pair: [Int32] = [-1, -1]
