@@ -228,7 +228,15 @@ public struct VMwareHypervisor: Hypervisor {
             let tree = try VMSD.load(forVMX: path).tree
             let target = try tree.resolve(selector, vm: path)
             // Deleting a snapshot that linked clones use breaks them (Fusion docs, GOVIX; vmware.md §3.2).
-            let users = (tree.clones[target.uid] ?? []).filter { FileManager.default.fileExists(atPath: $0) }
+            // Deleting an ancestor consolidates the disk chain the descendants' clones hang from, so
+            // the whole subtree counts [I: the exact consolidation effect is unverified, §8].
+            var subtree: [Int] = [target.uid]
+            var index = 0
+            while index < subtree.count {
+                subtree += tree.children(of: subtree[index]).map(\.uid)
+                index += 1
+            }
+            let users = subtree.flatMap { tree.clones[$0] ?? [] }.filter { FileManager.default.fileExists(atPath: $0) }
             if !users.isEmpty {
                 throw LabError(.conflict, "snapshot \"\(target.name)\" (uid \(target.uid)) is the base of linked clones: \(users.joined(separator: ", "))",
                                location: path, hint: "delete those VMs first (labctl down --delete), or they stop working")

@@ -303,6 +303,14 @@ struct DriverTests {
 
         try await hv.deleteSnapshot(VMReference(path: vmx), .uid(2))
         #expect(s.calls().last == ["-T", "ws", "deleteSnapshot", vmx, "snapshot#2"])
+
+        // A clone of a child snapshot also protects its ancestors.
+        let base2 = try s.makeVM("base2", vmsd: Self.twoSnapshots
+            .replacingOccurrences(of: "snapshot0.numClones = \"1\"\nsnapshot0.clone0 = \"CLONE\"\n", with: "")
+            + "snapshot1.numClones = \"1\"\nsnapshot1.clone0 = \"\(clone)\"\n")
+        let e2 = await #expect(throws: LabError.self) { try await hv.deleteSnapshot(VMReference(path: base2), .uid(1)) }
+        #expect(e2?.message.contains(clone) == true)
+        #expect(try await hv.snapshots(VMReference(path: base2)).clones[1] == nil)
     }
 
     @Test func revertByUIDDisambiguatesDuplicateNames() async throws {
@@ -422,5 +430,24 @@ struct DriverTests {
         #expect(e2?.code == .notFound)
         #expect(try VmrunLocator.locate(override: nil, product: .ws, environment: ["PATH": "/x:\(s.dir.file("bin"))"],
                                         isExecutable: { $0.hasPrefix(s.dir.path) && FileManager.default.isExecutableFile(atPath: $0) }) == s.script)
+    }
+
+    @Test func applyTemplateWritesTheNodeIntoTheVMX() async throws {
+        let s = try ScriptedVmrun()
+        defer { s.cleanup() }
+        let vmx = try s.makeVM("node1", vmx: "#!/usr/bin/vmware\n.encoding = \"UTF-8\"\ndisplayName = \"base\"\nmemsize = \"1024\"\nethernet0.present = \"TRUE\"\nethernet0.generatedAddress = \"00:0c:29:00:00:01\"\nethernet0.generatedAddressOffset = \"0\"\nscsi0:0.fileName = \"base-cl1.vmdk\"\n")
+        let lab = try VMXTemplateTests().lab()
+        let node = try #require(lab.node(named: "cluster1-ctrl-plane"))
+        try await VMwareHypervisor(vmrun: s.vmrun()).applyTemplate(to: VMReference(path: vmx), node: node, lab: lab, labDirectory: nil)
+        let doc = try VMXDocument.load(path: vmx)
+        #expect(doc["displayName"] == "cluster1-ctrl-plane")
+        #expect(doc["memsize"] == "4096")
+        #expect(doc["ethernet0.address"] == "00:50:56:3a:00:01")
+        #expect(doc["ethernet0.generatedAddress"] == nil && doc["ethernet0.generatedAddressOffset"] == nil)
+        #expect(doc["uuid.action"] == "create")
+        #expect(doc["guestinfo.labctl.cluster"] == "cluster1")
+        #expect(doc["scsi0:0.fileName"] == "base-cl1.vmdk")
+        let text = try String(contentsOfFile: vmx, encoding: .utf8)
+        #expect(text.hasPrefix("#!/usr/bin/vmware\n.encoding = \"UTF-8\"\ndisplayName = \"cluster1-ctrl-plane\"\nmemsize = \"4096\"\n"))
     }
 }
