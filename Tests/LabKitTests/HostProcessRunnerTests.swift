@@ -138,4 +138,10 @@ struct HostProcessRunnerTests {
         #expect(!fds.contains(String(fd)), "child inherited fd \(fd): \(fds.sorted())")
         #expect(fds.isSuperset(of: ["0", "1", "2"]))
     }
+
+    @Test func childThatIgnoresStdinDoesNotKillUs() async throws {
+        // 1 MiB to a child that exits at once: the write fails with EPIPE instead of raising SIGPIPE.
+        let r = try await runner.run(Command(["true"], stdin: Data(repeating: 1, count: 1 << 20)))
+        #expect(r.exitStatus == 0)
+    }
 }

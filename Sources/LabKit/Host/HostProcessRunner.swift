@@ -36,6 +36,7 @@ public struct HostProcessRunner: CommandRunner {
             throw LabError(.internalError, "cannot run an empty command")
         }
         try Task.checkCancellation()
+        Self.ignoreSIGPIPE
         let control = ProcessControl()
         let env = mergedEnvironment()
         let grace = killGrace
@@ -54,6 +55,12 @@ public struct HostProcessRunner: CommandRunner {
             control.cancel()
         }
     }
+
+    /// Writing a script to a child that exits without reading it must give EPIPE, not kill labctl.
+    /// Children get the default disposition back (POSIX_SPAWN_SETSIGDEF).
+    private static let ignoreSIGPIPE: Void = {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }()
 
     private func mergedEnvironment() -> [String] {
         var env = ProcessInfo.processInfo.environment
@@ -160,6 +167,7 @@ public struct HostProcessRunner: CommandRunner {
         var status: Int32 = 0
         var exited = false
         var exitedAt: Double?
+        var lastReadAt = started
         var buffer = [UInt8](repeating: 0, count: 65536)
 
         func closeFD(_ fd: inout Int32) { if fd >= 0 { close(fd); fd = -1 } }
@@ -197,7 +205,8 @@ public struct HostProcessRunner: CommandRunner {
             // Done reading when both pipes are closed; give up on pipes a grandchild holds open.
             if exited {
                 if outFD < 0 && errFD < 0 { break }
-                if let e = exitedAt, t >= e + seconds(drain) { break }
+                // Output still flowing: keep reading. Quiet for `drain` after exit: a grandchild holds the pipes.
+                if let e = exitedAt, t >= max(e, lastReadAt) + seconds(drain) { break }
                 if killed, let sent = termSentAt, t >= sent + graceSeconds + 0.3 { break }
             } else if killed, let sent = termSentAt, t >= sent + graceSeconds + 0.5 {
                 // A child in uninterruptible sleep: do not wait for it forever.
@@ -228,6 +237,7 @@ public struct HostProcessRunner: CommandRunner {
                 }
                 let n = buffer.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
                 if n > 0 {
+                    lastReadAt = now()
                     if p.fd == outFD { out.append(contentsOf: buffer[0..<n]) } else { err.append(contentsOf: buffer[0..<n]) }
                 } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
                     if p.fd == outFD { closeFD(&outFD) } else { closeFD(&errFD) }
