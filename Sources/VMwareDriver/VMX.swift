@@ -86,9 +86,10 @@ public struct VMXDocument: Sendable, Hashable {
                                cause: String(trimmed.prefix(80)))
             }
             let key = raw[..<eq].trimmingCharacters(in: .whitespaces)
-            guard isValidKey(key) else {
+            // Reading is tolerant (guestinfo keys are whatever a tool chose); writing uses `isValidKey`.
+            guard !key.isEmpty, !key.contains(where: { $0.isWhitespace || $0 == "\"" }) else {
                 throw LabError(.invalidInput, "invalid VMX key \"\(key.prefix(60))\"", location: "\(source):\(lineNo)",
-                               hint: "keys are made of letters, digits and . : _ -")
+                               hint: "a key is one word before the =, without spaces or quotes")
             }
             let rest = raw[raw.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             let value: String

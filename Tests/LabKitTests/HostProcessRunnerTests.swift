@@ -144,4 +144,16 @@ struct HostProcessRunnerTests {
         let r = try await runner.run(Command(["true"], stdin: Data(repeating: 1, count: 1 << 20)))
         #expect(r.exitStatus == 0)
     }
+
+    @Test func deadlineHoldsWhenADescendantLeftTheGroupAndKeepsThePipes() async throws {
+        // setsid puts the sleeper outside our process group, so killpg cannot reach it; we still return.
+        var caught: LabError?
+        let t = await elapsed {
+            do {
+                _ = try await runner.run(Command(["bash", "-c", "setsid sleep 4 & sleep 30"], deadline: .seconds(1)))
+            } catch let e as LabError { caught = e } catch {}
+        }
+        #expect(caught?.code == .timeout)
+        #expect(t < 2.5, "returned after \(t) s")
+    }
 }
