@@ -127,6 +127,8 @@ public struct VMwareHypervisor: Hypervisor {
     // MARK: Power
 
     public func start(_ ref: VMReference) async throws {
+        // What vmrun does for an already-running VM is unverified (vmware.md §8): do not ask it.
+        if try await isRunning(ref) { return }
         // `start` blocks until power-on, not boot; Vagrant retries it with a 300 s deadline (vmware.md §1.3, §1.5).
         try await vm("start", ref.path, ["nogui"], deadline: .start, idempotent: true)
     }
@@ -249,15 +251,20 @@ public struct VMwareHypervisor: Hypervisor {
 
     public func guestIPAddress(_ ref: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address? {
         var fromTools: IPv4Address?
+        var waitTimedOut: LabError?
         do {
             let out = try await vm("getGuestIPAddress", ref.path, wait ? ["-wait"] : [], idempotent: true)
             fromTools = out.ipAddress
         } catch let e as LabError where e.code == .conflict && e.cause?.lowercased().contains("tools are not running") == true {
             fromTools = nil // Tools not up yet: try the leases
+        } catch let e as LabError where e.code == .timeout {
+            waitTimedOut = e // Vagrant ignores a read_ip timeout and reads the leases
         }
         if let ip = fromTools, Self.acceptable(ip, subnet: subnet) { return ip }
         // Tools can report the wrong NIC (docker0, cni0: open-vm-tools#93); Vagrant then reads leases by MAC.
-        return try leaseAddress(ref, subnet: subnet)
+        if let lease = try leaseAddress(ref, subnet: subnet) { return lease }
+        if let waitTimedOut { throw waitTimedOut }
+        return nil
     }
 
     /// Rejects `.1` addresses and addresses outside the lab subnet (VVD read_ip, open-vm-tools#93).

@@ -150,13 +150,13 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Errors worth another try for an idempotent command: VMware may still be releasing
-    /// file handles (Packer sleeps after shutdown for that reason) or Tools may be starting
-    /// (GOVIX: VIX_E_POWEROP_SCRIPTS_NOT_AVAILABLE "shortly after Tools start"). Vagrant retries
-    /// every failure except `operation was canceled` (VVD vmexec); we also stop on errors a
-    /// retry cannot fix.
+    /// file handles (Packer sleeps after shutdown for that reason), or failed for a reason it
+    /// did not name. Vagrant retries every failure except `operation was canceled` (VVD vmexec);
+    /// we also stop on errors a retry cannot fix, and on "Tools not running", which is a state
+    /// the caller polls for (with its own deadline), not a flake.
     public var isTransient: Bool {
         switch kind {
-        case .unknown, .fileInUse, .toolsNotRunning: return true
+        case .unknown, .fileInUse: return true
         default: return false
         }
     }

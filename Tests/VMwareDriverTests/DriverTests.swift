@@ -11,7 +11,11 @@ struct DriverTests {
         let vmx = try s.makeVM("node one")
         let hv = VMwareHypervisor(vmrun: s.vmrun())
         try await hv.start(VMReference(path: vmx))
-        #expect(s.calls() == [["-T", "ws", "start", vmx, "nogui"]])
+        #expect(s.calls() == [["-T", "ws", "list"], ["-T", "ws", "start", vmx, "nogui"]])
+        // Already running: not started again.
+        try s.set("list.out", "Total running VMs: 1\n\(vmx)\n")
+        try await hv.start(VMReference(path: vmx))
+        #expect(s.commands() == ["list", "start", "list"])
     }
 
     @Test func aHangEndsWithinItsDeadline() async throws {
@@ -27,7 +31,7 @@ struct DriverTests {
         #expect(e?.code == .timeout)
         #expect(e?.location?.contains("start") == true && e?.location?.contains(vmx) == true)
         #expect(took < 2.5, "took \(took) s for a 1 s deadline")
-        #expect(s.commands() == ["start"]) // a timeout is not retried
+        #expect(s.commands() == ["list", "start"]) // a timeout is not retried
     }
 
     @Test func transientFailuresAreRetriedThenSucceed() async throws {
@@ -110,7 +114,7 @@ struct DriverTests {
         let e = await #expect(throws: LabError.self) { try await hv.start(VMReference(path: vmx)) }
         #expect(e?.hint?.contains(s.dir.file("vms/a/vmware.log")) == true)
         #expect(e?.cause?.contains("[msg.disk.configureDiskError] Reason: The parent of this virtual disk could not be opened.") == true)
-        #expect(s.commands() == ["start"]) // not retried, as in Vagrant
+        #expect(s.commands() == ["list", "start"]) // not retried, as in Vagrant
     }
 
     @Test func cancellationKillsVmrun() async throws {
@@ -199,7 +203,7 @@ struct DriverTests {
         s.clear("getGuestIPAddress.out")
         try s.set("getGuestIPAddress.error", "The VMware Tools are not running in the virtual machine: \(vmx)")
         #expect(try await hv.guestIPAddress(ref, wait: false, subnet: subnet) == IPv4Address("10.213.64.140"))
-        let noLeases = VMwareHypervisor(vmrun: s.vmrun(tries: 1), leaseFiles: [], now: { utc("2030/05/14 12:10:00") })
+        let noLeases = VMwareHypervisor(vmrun: s.vmrun(), leaseFiles: [], now: { utc("2030/05/14 12:10:00") })
         #expect(try await noLeases.guestIPAddress(ref, wait: false, subnet: subnet) == nil)
 
         // Conflicting leases are an error, not a guess.
@@ -449,5 +453,20 @@ struct DriverTests {
         #expect(doc["scsi0:0.fileName"] == "base-cl1.vmdk")
         let text = try String(contentsOfFile: vmx, encoding: .utf8)
         #expect(text.hasPrefix("#!/usr/bin/vmware\n.encoding = \"UTF-8\"\ndisplayName = \"cluster1-ctrl-plane\"\nmemsize = \"4096\"\n"))
+    }
+
+    @Test func guestIPWaitTimeoutFallsBackToLeases() async throws {
+        let s = try ScriptedVmrun()
+        defer { s.cleanup() }
+        let vmx = try s.makeVM("a", vmx: ".encoding = \"UTF-8\"\nethernet0.address = \"00:50:56:3a:00:01\"\n")
+        try s.dir.write("dhcpd.leases", "lease 10.213.64.140 {\n  starts 4 2030/05/14 12:00:00;\n  ends 4 2030/05/14 12:30:00;\n  hardware ethernet 00:50:56:3a:00:01;\n}\n")
+        try s.set("getGuestIPAddress.hang")
+        let timeouts = VMwareTimeouts(startSeconds: 1, softStopSeconds: 1, defaultSeconds: 1)
+        let subnet = try #require(IPv4Network("10.213.64.0/24"))
+        let hv = VMwareHypervisor(vmrun: s.vmrun(timeouts: timeouts), leaseFiles: [s.dir.file("dhcpd.leases")], now: { utc("2030/05/14 12:10:00") })
+        #expect(try await hv.guestIPAddress(VMReference(path: vmx), wait: true, subnet: subnet) == IPv4Address("10.213.64.140"))
+        let none = VMwareHypervisor(vmrun: s.vmrun(timeouts: timeouts), leaseFiles: [], now: { utc("2030/05/14 12:10:00") })
+        let e = await #expect(throws: LabError.self) { try await none.guestIPAddress(VMReference(path: vmx), wait: true, subnet: subnet) }
+        #expect(e?.code == .timeout)
     }
 }
