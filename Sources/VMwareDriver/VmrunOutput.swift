@@ -203,6 +203,12 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
         case .fileNotFound:
             return LabError(.notFound, "a file was not found", location: command, cause: message)
         case .unknown:
+            // GNS3 retries with -T player when -T ws fails with this provider name (gns3-server __init__.py#execute).
+            if message.contains("VIX_SERVICEPROVIDER_VMWARE_WORKSTATION") {
+                return LabError(.commandFailed, "vmrun cannot use VMware Workstation Pro here", location: command,
+                                hint: "this host may run Workstation Player or a standard licence: set vmware.product to \"player\" in lab.json (no linked clones or snapshots)",
+                                cause: message)
+            }
             return LabError(.commandFailed, "vmrun failed", location: command,
                             hint: "see \(vmwareLog ?? "the VM's vmware.log") for the reason", cause: message)
         }

@@ -74,4 +74,9 @@ struct VmrunOutputTests {
         #expect(e.hint?.contains("/vms/a/vmware.log") == true)
         #expect(e.cause?.contains("parent of this virtual disk") == true)
     }
+
+    @Test func workstationProviderErrorSuggestsPlayer() {
+        let e = VmrunError(kind: .unknown, message: "Error opening host: VIX_SERVICEPROVIDER_VMWARE_WORKSTATION", command: "c", exitStatus: 255).labError
+        #expect(e.hint?.contains("vmware.product") == true)
+    }
 }
