@@ -156,4 +156,13 @@ struct HostProcessRunnerTests {
         #expect(caught?.code == .timeout)
         #expect(t < 2.5, "returned after \(t) s")
     }
+
+    @Test func manyConcurrentCommandsKeepTheirOwnOutput() async throws {
+        try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for i in 0..<40 {
+                group.addTask { (i, try await runner.run(Command(["bash", "-c", "sleep 0.$((RANDOM % 3)); echo \(i)"])).stdoutText) }
+            }
+            for try await (i, out) in group { #expect(out == "\(i)\n") }
+        }
+    }
 }
