@@ -114,6 +114,9 @@ public protocol Hypervisor: Sendable {
     func writeVariable(_ vm: VMReference, scope: VariableScope, name: String, value: String) async throws
     /// Sets configuration keys of a powered-off VM (for VMware: VMX keys).
     func configure(_ vm: VMReference, settings: [(key: String, value: String)]) async throws
+    /// Sets and removes configuration keys of a powered-off VM in one atomic edit
+    /// (a vmx-template removes `ethernet0.generatedAddress` when it sets a static MAC).
+    func configure(_ vm: VMReference, settings: [(key: String, value: String)], removing: [String]) async throws
     /// Deletes the VM and its files. Never called on a VM that is not the lab's.
     func delete(_ vm: VMReference) async throws
 }
@@ -133,4 +136,8 @@ extension Hypervisor {
         throw unsupported("writing guest variables")
     }
     public func toolsState(_ vm: VMReference) async throws -> ToolsState { .unknown }
+    public func configure(_ vm: VMReference, settings: [(key: String, value: String)], removing: [String]) async throws {
+        guard removing.isEmpty else { throw unsupported("removing configuration keys") }
+        try await configure(vm, settings: settings)
+    }
 }

@@ -1,0 +1,252 @@
+import Foundation
+import LabKit
+
+/// vmrun's stdout, normalised and split into lines.
+///
+/// vmrun prints errors on stdout (GNS3 `__init__.py#_execute`, vagrant#6772), may print
+/// log noise before the `Error:` line (vagrant#6216), and uses CRLF on Windows
+/// (VVD `base.rb#vmexec`). vmware.md §1.2.
+public struct VmrunOutput: Sendable, Hashable {
+    public var lines: [String]
+
+    public init(_ text: String) {
+        let normalised = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        lines = normalised.components(separatedBy: "\n")
+        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+    }
+
+    public init(_ data: Data) { self.init(String(decoding: data, as: UTF8.self)) }
+
+    /// The message of the first `Error: ` line anywhere in the output, without the prefix.
+    public var errorMessage: String? {
+        for line in lines {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("Error:") { return t.dropFirst("Error:".count).trimmingCharacters(in: .whitespaces) }
+            // runProgramInGuest reports a guest failure without the prefix (VMLAB).
+            if t.hasPrefix("Guest program exited with non-zero exit code") { return t }
+        }
+        return nil
+    }
+
+    /// Lines that are neither headers nor errors, trimmed, non-empty.
+    public var contentLines: [String] {
+        lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// `vmrun list`: `Total running VMs: N` then N absolute .vmx paths. Lines before the header are noise.
+    public func runningVMs(command: String) throws -> [String] {
+        guard let (index, count) = header("Total running VMs:") else {
+            throw LabError(.commandFailed, "unexpected output from vmrun list: no \"Total running VMs:\" line", location: command,
+                           cause: String(lines.joined(separator: "\n").prefix(300)))
+        }
+        let paths = lines[(index + 1)...].map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // Trust the lines, not the count: a VM can stop between the header and the list [I].
+        _ = count
+        return paths
+    }
+
+    /// `vmrun listSnapshots [showTree]`: `Total snapshots: N` then names; in tree mode a child is
+    /// indented with one tab per level (VVD `base.rb#snapshot_tree`; the exact real output is unverified, §8).
+    public func snapshotNames(command: String) throws -> [(name: String, depth: Int)] {
+        guard let (index, _) = header("Total snapshots:") else {
+            throw LabError(.commandFailed, "unexpected output from vmrun listSnapshots: no \"Total snapshots:\" line", location: command,
+                           cause: String(lines.joined(separator: "\n").prefix(300)))
+        }
+        return lines[(index + 1)...].compactMap { line in
+            let depth = line.prefix { $0 == "\t" }.count
+            let name = String(line.dropFirst(depth))
+            return name.trimmingCharacters(in: .whitespaces).isEmpty ? nil : (name, depth)
+        }
+    }
+
+    /// `getGuestIPAddress`: one line with the address; `unknown` means none yet (MECH).
+    public var ipAddress: IPv4Address? {
+        guard let last = contentLines.last, last.lowercased() != "unknown" else { return nil }
+        return IPv4Address(last)
+    }
+
+    /// `checkToolsState`: `unknown`, `installed` or `running`.
+    public var toolsState: ToolsState? {
+        contentLines.reversed().lazy.compactMap { ToolsState(rawValue: $0.lowercased()) }.first
+    }
+
+    private func header(_ prefix: String) -> (Int, Int)? {
+        for (i, line) in lines.enumerated() {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix(prefix) {
+                let n = Int(t.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)) ?? 0
+                return (i, n)
+            }
+        }
+        return nil
+    }
+}
+
+/// A vmrun failure, typed by the catalogue in vmware.md §1.4.
+public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// `The virtual machine is not powered on` (packer#1300; VIX 3006).
+        case notPoweredOn
+        /// `The VMware Tools are not running in the virtual machine` (vagrant#11528; VIX 3016).
+        case toolsNotRunning
+        /// `Cannot open VM: <vmx>, The virtual machine cannot be found` (VMLAB; VIX 4000).
+        case vmNotFound
+        /// `Cannot open VM: <vmx>, Cannot read the virtual machine configuration file` and other `Cannot open VM` (bosh-lite#257; VIX 4002).
+        case cannotOpenVM
+        /// `The file is already in use` (vagrant#6772; VIX 15).
+        case fileInUse
+        /// `One of the parameters was invalid` (vagrant#6710; VIX 3).
+        case invalidParameters
+        /// `The name does not uniquely identify one snapshot` (vagrant-vmware-desktop PR#43; VIX 13017).
+        case ambiguousSnapshotName
+        /// `Invalid snapshot name` (VMLAB; VIX 13003 family).
+        case invalidSnapshotName
+        /// `The operation was canceled` (vagrant#6216; VIX 10): the reason is in vmware.log.
+        case operationCancelled
+        /// `Invalid user name or password for the guest OS` (VMLAB).
+        case guestCredentials
+        /// `A file was not found` (VMLAB; VIX 4).
+        case fileNotFound
+        /// `Unknown error` or any message not in the catalogue (PKR runAndLog: see vmware.log).
+        case unknown
+    }
+
+    public var kind: Kind
+    /// The text after `Error: `, or a summary when vmrun printed none.
+    public var message: String
+    /// The command as the user could paste it.
+    public var command: String
+    public var exitStatus: Int32
+    /// The VM the command was about, for the vmware.log pointer.
+    public var vmx: String?
+    /// `Msg_Post: Error` lines from vmware.log, when it could be read (operation cancelled).
+    public var vmwareLogExcerpt: [String]
+
+    public init(kind: Kind, message: String, command: String, exitStatus: Int32, vmx: String? = nil, vmwareLogExcerpt: [String] = []) {
+        self.kind = kind
+        self.message = message
+        self.command = command
+        self.exitStatus = exitStatus
+        self.vmx = vmx
+        self.vmwareLogExcerpt = vmwareLogExcerpt
+    }
+
+    /// Classifies an error message from the catalogue.
+    public static func classify(_ message: String) -> Kind {
+        let m = message.lowercased()
+        if m.contains("is not powered on") { return .notPoweredOn }
+        if m.contains("tools are not running") { return .toolsNotRunning }
+        if m.hasPrefix("cannot open vm") {
+            return m.contains("cannot be found") ? .vmNotFound : .cannotOpenVM
+        }
+        if m.contains("already in use") { return .fileInUse }
+        if m.contains("parameters was invalid") { return .invalidParameters }
+        if m.contains("does not uniquely identify") { return .ambiguousSnapshotName }
+        if m.contains("invalid snapshot name") { return .invalidSnapshotName }
+        if m.contains("operation was canceled") || m.contains("operation was cancelled") { return .operationCancelled }
+        if m.contains("invalid user name or password") { return .guestCredentials }
+        if m.contains("a file was not found") { return .fileNotFound }
+        return .unknown
+    }
+
+    /// Errors worth another try for an idempotent command: VMware may still be releasing
+    /// file handles (Packer sleeps after shutdown for that reason), or failed for a reason it
+    /// did not name. Vagrant retries every failure except `operation was canceled` (VVD vmexec);
+    /// we also stop on errors a retry cannot fix, and on "Tools not running", which is a state
+    /// the caller polls for (with its own deadline), not a flake.
+    public var isTransient: Bool {
+        switch kind {
+        case .unknown, .fileInUse: return true
+        default: return false
+        }
+    }
+
+    public var vmwareLog: String? {
+        vmx.map { (($0 as NSString).deletingLastPathComponent as NSString).appendingPathComponent("vmware.log") }
+    }
+
+    public var description: String { "vmrun failed (\(kind.rawValue)): \(message) [\(command)]" }
+
+    /// The error the user sees.
+    public var labError: LabError {
+        let vm = vmx ?? "the VM"
+        switch kind {
+        case .notPoweredOn:
+            return LabError(.conflict, "the VM is not powered on", location: command, hint: "start it first (labctl up or labctl node start)", cause: message)
+        case .toolsNotRunning:
+            return LabError(.conflict, "VMware Tools are not running in the guest", location: command,
+                            hint: "wait for the guest to boot; make sure open-vm-tools is installed and running in the base image", cause: message)
+        case .vmNotFound:
+            return LabError(.notFound, "VMware cannot find the VM", location: command, hint: "check that \(vm) exists and is readable by your user", cause: message)
+        case .cannotOpenVM:
+            return LabError(.commandFailed, "VMware cannot open the VM", location: command,
+                            hint: "check that \(vm) is a valid VMX file and readable; see \(vmwareLog ?? "vmware.log")", cause: message)
+        case .fileInUse:
+            return LabError(.conflict, "the VM's files are in use", location: command,
+                            hint: "close the VM's tab in the VMware UI, or wait for another operation on it to finish", cause: message)
+        case .invalidParameters:
+            return LabError(.commandFailed, "vmrun rejected its parameters", location: command,
+                            hint: "for a linked clone the source needs a snapshot; check the snapshot name in lab.json", cause: message)
+        case .ambiguousSnapshotName:
+            return LabError(.conflict, "more than one snapshot has this name", location: command,
+                            hint: "labctl snapshot list shows the uids; act on one by uid, or rename the duplicates in VMware", cause: message)
+        case .invalidSnapshotName:
+            return LabError(.notFound, "no snapshot has this name", location: command, hint: "list the VM's snapshots with labctl snapshot list", cause: message)
+        case .operationCancelled:
+            var cause = message
+            if !vmwareLogExcerpt.isEmpty { cause += "; vmware.log says: " + vmwareLogExcerpt.joined(separator: " / ") }
+            return LabError(.commandFailed, "VMware cancelled the operation", location: command,
+                            hint: "VMware usually cancels because of a dialog or an error in the VM; read \(vmwareLog ?? "the VM's vmware.log") (look for Msg_Post)",
+                            cause: cause)
+        case .guestCredentials:
+            return LabError(.security, "the guest rejected the user name or password", location: command, cause: message)
+        case .fileNotFound:
+            return LabError(.notFound, "a file was not found", location: command, cause: message)
+        case .unknown:
+            // GNS3 retries with -T player when -T ws fails with this provider name (gns3-server __init__.py#execute).
+            if message.contains("VIX_SERVICEPROVIDER_VMWARE_WORKSTATION") {
+                return LabError(.commandFailed, "vmrun cannot use VMware Workstation Pro here", location: command,
+                                hint: "this host may run Workstation Player or a standard licence: set vmware.product to \"player\" in lab.json (no linked clones or snapshots)",
+                                cause: message)
+            }
+            return LabError(.commandFailed, "vmrun failed", location: command,
+                            hint: "see \(vmwareLog ?? "the VM's vmware.log") for the reason", cause: message)
+        }
+    }
+}
+
+/// Reads the cause of a cancelled operation from vmware.log, as Vagrant does
+/// (VVD `base.rb#raise_canceled_error!`): the lines after the last `Msg_Post: Error`
+/// up to the `-----` separator, without their timestamp prefix.
+public enum VMwareLog {
+    public static func messagePostErrors(logPath: String, maxLines: Int = 10) -> [String] {
+        guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
+        return messagePostErrors(text: String(decoding: data.suffix(1 << 20), as: UTF8.self), maxLines: maxLines)
+    }
+
+    public static func messagePostErrors(text: String, maxLines: Int = 10) -> [String] {
+        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n")
+        guard let start = lines.lastIndex(where: { $0.contains("Msg_Post: Error") }) else { return [] }
+        var out: [String] = []
+        for line in lines[(start + 1)...] {
+            let message = stripPrefix(line)
+            if message.hasPrefix("---") { break }
+            if !message.isEmpty { out.append(message) }
+            if out.count >= maxLines { break }
+        }
+        return out
+    }
+
+    /// `2015-08-31T17:57:29.547Z| vmx| I125: [msg.x] text` -> `[msg.x] text`.
+    static func stripPrefix(_ line: String) -> String {
+        var rest = Substring(line)
+        if let bar = rest.lastIndex(of: "|") { rest = rest[rest.index(after: bar)...] }
+        let t = rest.trimmingCharacters(in: .whitespaces)
+        // Drop the `I125:` / `W115:` level tag.
+        if let colon = t.firstIndex(of: ":"), t[..<colon].count <= 5,
+           t[..<colon].allSatisfy({ $0.isLetter || $0.isNumber }) {
+            return t[t.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return t
+    }
+}
