@@ -4,11 +4,6 @@ import Testing
 @testable import VMwareDriver
 
 /// Fixture files quoted from vmware.md 4.2 (Packer, Vagrant and VMware's generated layout).
-func fixture(_ name: String) throws -> String {
-    let url = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/net/\(name)")
-    return String(decoding: try Data(contentsOf: url), as: UTF8.self)
-}
-
 func ip(_ s: String) throws -> IPv4Address { try #require(IPv4Address(s)) }
 func mac(_ s: String) throws -> MACAddress { try #require(MACAddress(s)) }
 
@@ -36,7 +31,7 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
 
 @Suite struct NetworkingFileTests {
     @Test func parsesPackersExample() throws {
-        let f = try NetworkingFile.parse(try fixture("networking"), file: "networking")
+        let f = try NetworkingFile.parse(try fixtureText("networking", in: "net"), file: "networking")
         #expect(f.answer("VNET_8_HOSTONLY_SUBNET") == "172.16.41.0")
         #expect(f.answer("VNET_8_DHCP_CFG_HASH") == "C30F14F65A0FE4B5DCC6C67497D7A8A33E5E538C")
         #expect(f.lines.contains(.command(name: "add_nat_portfwd", arguments: ["8", "tcp", "2222", "172.16.41.129", "22"])))
@@ -44,7 +39,7 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
     }
 
     @Test func parsesCRLFAndComments() throws {
-        let f = try NetworkingFile.parse(try fixture("networking-crlf"), file: "networking-crlf")
+        let f = try NetworkingFile.parse(try fixtureText("networking-crlf", in: "net"), file: "networking-crlf")
         #expect(f.answer("VNET_1_HOSTONLY_SUBNET") == "192.168.56.0")
         #expect(f.answer("VNET_8_NAT") == "yes")
         let r = f.reservations(vnet: 8)
@@ -54,13 +49,13 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
     }
 
     @Test func corruptReservationNamesFileAndLine() throws {
-        let text = try fixture("networking-corrupt")
+        let text = try fixtureText("networking-corrupt", in: "net")
         expectError({ _ = try NetworkingFile.parse(text, file: "/etc/vmware/networking") },
                     location: "/etc/vmware/networking:4", messageContains: "add_dhcp_mac_to_ip needs <vnet> <MAC> <IPv4 address>")
     }
 
     @Test func unknownDirectiveNamesFileAndLine() throws {
-        let text = try fixture("networking-unknown")
+        let text = try fixtureText("networking-unknown", in: "net")
         expectError({ _ = try NetworkingFile.parse(text, file: "networking") }, location: "networking:3", messageContains: "unknown directive \"<<<<<<<\"")
     }
 
@@ -68,13 +63,13 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
         let plan = try examplePlan(subnet: "172.16.41.0/24", reservations: [])
         let rendered = try NetworkingFile.fresh(plan).render()
         // Packer's example minus the hash VMware computes and the port forward the lab does not need.
-        let expected = try fixture("networking").split(separator: "\n")
+        let expected = try fixtureText("networking", in: "net").split(separator: "\n")
             .filter { !$0.contains("DHCP_CFG_HASH") && !$0.hasPrefix("add_nat_portfwd") }.joined(separator: "\n") + "\n"
         #expect(rendered == expected)
     }
 
     @Test func mergeKeepsOtherLinesAndReplacesTheLabsOwn() throws {
-        let f = try NetworkingFile.parse(try fixture("networking-crlf"), file: "networking-crlf")
+        let f = try NetworkingFile.parse(try fixtureText("networking-crlf", in: "net"), file: "networking-crlf")
         let plan = try examplePlan()
         let merged = f.merging(plan)
         let text = try merged.render()
@@ -117,7 +112,7 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
 
 @Suite struct NATConfTests {
     @Test func parsesVagrantsFixtureWithComments() throws {
-        let c = try NATConf.parse(try fixture("nat.conf"), file: "nat.conf")
+        let c = try NATConf.parse(try fixtureText("nat.conf", in: "net"), file: "nat.conf")
         #expect(c.gateway == (try ip("194.89.64.2")))
         #expect(c.value("host", "device") == "/dev/vmnet8")
         #expect(c.value("udp", "timeout") == "60")
@@ -125,22 +120,22 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
     }
 
     @Test func parsesCRLFAndPrefixedGateway() throws {
-        let c = try NATConf.parse(try fixture("nat-crlf.conf"), file: "nat-crlf.conf")
+        let c = try NATConf.parse(try fixtureText("nat-crlf.conf", in: "net"), file: "nat-crlf.conf")
         #expect(c.gateway == (try ip("172.16.41.2")))
         #expect(c.value("host", "device") == "vmnet8")
         #expect(c.portForwards("incomingudp") == [NATConf.PortForward(hostPort: "5353", target: "172.16.41.129:53")])
     }
 
     @Test func corruptLineIsNamed() throws {
-        let text = try fixture("nat-corrupt.conf")
+        let text = try fixtureText("nat-corrupt.conf", in: "net")
         expectError({ _ = try NATConf.parse(text, file: "nat.conf") }, location: "nat.conf:3", messageContains: "expected \"key = value\"")
     }
 
     @Test func renderMatchesTheQuotedLayoutAndKeepsPortForwards() throws {
-        let current = try NATConf.parse(try fixture("nat.conf"), file: "nat.conf")
+        let current = try NATConf.parse(try fixtureText("nat.conf", in: "net"), file: "nat.conf")
         let rendered = try NATConf.render(try examplePlan(), os: .linux, keeping: current)
         // The quoted file, without vmware.md's explanatory end-of-line comments.
-        let expected = try fixture("nat.conf").split(separator: "\n").map { line -> String in
+        let expected = try fixtureText("nat.conf", in: "net").split(separator: "\n").map { line -> String in
             guard let r = line.range(of: "  ") else { return String(line) }
             return String(line[..<r.lowerBound])
         }.joined(separator: "\n") + "\n"
@@ -151,7 +146,7 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
 
 @Suite struct DHCPDConfTests {
     @Test func parsesVMwaresGeneratedFile() throws {
-        let c = try DHCPDConf.parse(try fixture("dhcpd.conf"), file: "dhcpd.conf")
+        let c = try DHCPDConf.parse(try fixtureText("dhcpd.conf", in: "net"), file: "dhcpd.conf")
         #expect(c.subnet == (try ip("194.89.64.0")))
         #expect(c.netmask == (try ip("255.255.255.0")))
         #expect(c.range == IPv4Range(try ip("194.89.64.128"), try ip("194.89.64.254")))
@@ -165,16 +160,16 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
     }
 
     @Test func crlfParsesTheSame() throws {
-        #expect(try DHCPDConf.parse(try fixture("dhcpd-crlf.conf"), file: "a") == DHCPDConf.parse(try fixture("dhcpd.conf"), file: "a"))
+        #expect(try DHCPDConf.parse(try fixtureText("dhcpd-crlf.conf", in: "net"), file: "a") == DHCPDConf.parse(try fixtureText("dhcpd.conf", in: "net"), file: "a"))
     }
 
     @Test func unclosedBlockNamesItsLine() throws {
-        let text = try fixture("dhcpd-corrupt.conf")
+        let text = try fixtureText("dhcpd-corrupt.conf", in: "net")
         expectError({ _ = try DHCPDConf.parse(text, file: "dhcpd.conf") }, location: "dhcpd.conf:20", messageContains: "is never closed")
     }
 
     @Test func badMACNamesItsLine() throws {
-        let text = try fixture("dhcpd-badmac.conf")
+        let text = try fixtureText("dhcpd-badmac.conf", in: "net")
         expectError({ _ = try DHCPDConf.parse(text, file: "dhcpd.conf") }, location: "dhcpd.conf:2", messageContains: "is not a MAC address")
     }
 
@@ -186,7 +181,7 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
     /// With the quoted file's values, the renderer writes the quoted file byte for byte.
     @Test func renderMatchesVMwaresLayoutExactly() throws {
         let date = try #require(ISO8601DateFormatter().date(from: "2015-09-28T19:46:42Z"))
-        #expect(try DHCPDConf.render(try examplePlan(), writtenAt: date) == fixture("dhcpd.conf"))
+        #expect(try DHCPDConf.render(try examplePlan(), writtenAt: date) == fixtureText("dhcpd.conf", in: "net"))
     }
 
     @Test func renderedReservationsParseBackAfterTheEndMarker() throws {

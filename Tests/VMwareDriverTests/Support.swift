@@ -4,15 +4,16 @@ import LabKit
 @testable import VMwareDriver
 
 /// Paths of fixture files (Fixtures/driver/...).
-func fixture(_ name: String) throws -> String {
+/// The path of a fixture file under `Fixtures/<folder>/`.
+func fixture(_ name: String, in folder: String = "driver") throws -> String {
     let base = try #require(Bundle.module.resourceURL)
-    let url = base.appendingPathComponent("Fixtures/driver/\(name)")
+    let url = base.appendingPathComponent("Fixtures/\(folder)/\(name)")
     try #require(FileManager.default.fileExists(atPath: url.path), "missing fixture \(name)")
     return url.path
 }
 
-func fixtureText(_ name: String) throws -> String {
-    String(decoding: try Data(contentsOf: URL(fileURLWithPath: try fixture(name))), as: UTF8.self)
+func fixtureText(_ name: String, in folder: String = "driver") throws -> String {
+    String(decoding: try Data(contentsOf: URL(fileURLWithPath: try fixture(name, in: folder))), as: UTF8.self)
 }
 
 /// A fresh temporary folder, removed by the caller with `cleanup()`.
