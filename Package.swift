@@ -57,6 +57,8 @@ let package = Package(
         .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
 
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
+        // End-to-end testbed (Tests/Testbed): real guests behind a fake vmrun; needs root.
+        .testTarget(name: "TestbedTests", dependencies: ["LabKit"], exclude: []),
         .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML"], resources: [.copy("Golden")]),
     ]
 )

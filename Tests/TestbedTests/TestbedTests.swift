@@ -1,0 +1,216 @@
+import Foundation
+import LabKit
+import Testing
+
+/// Proves the testbed itself (issue 5): real guests boot behind the fake vmrun, snapshots and
+/// reverts act on their disks, faults behave as specified, and teardown leaves nothing behind.
+/// Needs root, debootstrap, systemd-nspawn, dnsmasq and python3; without them the suite is
+/// skipped and `Testbed.isAvailable` prints what is missing.
+@Suite("Testbed", .serialized, .enabled(if: Testbed.isAvailable, "needs root and the testbed packages (see output)"))
+struct TestbedTests {
+    @Test("Four linked clones of the base's snapshot boot, each with its own MAC and DHCP lease, and answer SSH")
+    func fourLinkedClonesBoot() async throws {
+        let tb = try await Testbed.shared()
+        let base = try await tb.makeBaseVM(name: "dhcp-base", dhcp: true)
+        #expect(try await tb.vmrun(["-T", "ws", "snapshot", base, "labctl-base"]).succeeded)
+        var vms: [(vmx: String, mac: String)] = []
+        for i in 1...4 {
+            let vmx = Testbed.workDir.appendingPathComponent("n\(i)/n\(i).vmx").path
+            let r = try await tb.vmrun(["-T", "ws", "clone", base, vmx, "linked", "-snapshot=labctl-base", "-cloneName=n\(i)"])
+            #expect(r.succeeded && r.stdout.isEmpty, "clone n\(i): \(r.stdout)")
+            let mac = String(format: "00:50:56:3f:01:%02x", i)
+            try await tb.setVMX(vmx, "ethernet0.address", mac)  // as labctl does for each node (vmware.md §2.3)
+            vms.append((vmx, mac))
+        }
+        // The clone's bookkeeping, in VMware's formats (vmware.md §3.2).
+        let cloneVMSD = try String(contentsOfFile: vms[0].vmx.replacingOccurrences(of: ".vmx", with: ".vmsd"), encoding: .utf8)
+        #expect(cloneVMSD.contains("cloneOf0 = \"\(base)\""))
+        let baseVMSD = try String(contentsOfFile: base.replacingOccurrences(of: ".vmx", with: ".vmsd"), encoding: .utf8)
+        #expect(baseVMSD.contains("snapshot0.numClones = \"4\""))
+        let cloneVMX = try String(contentsOfFile: vms[0].vmx, encoding: .utf8)
+        let baseVMX = try String(contentsOfFile: base, encoding: .utf8)
+        #expect(cloneVMX.contains("displayName = \"n1\""))
+        #expect(uuidBios(cloneVMX) != nil && uuidBios(cloneVMX) != uuidBios(baseVMX))
+
+        for vm in vms {
+            let r = try await tb.vmrun(["-T", "ws", "start", vm.vmx, "nogui"], timeout: .seconds(60))
+            #expect(r.succeeded, "start: \(r.stdout)")
+        }
+        let list = try await tb.vmrun(["list"])
+        #expect(list.lines.first == "Total running VMs: 4")
+        #expect(Set(list.lines.dropFirst()) == Set(vms.map(\.vmx)))
+
+        var addresses: Set<String> = []
+        for vm in vms {
+            let r = try await tb.vmrun(["getGuestIPAddress", vm.vmx, "-wait"], timeout: .seconds(90))
+            let ip = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(r.succeeded, "getGuestIPAddress: \(r.stdout)")
+            let last = Int(ip.split(separator: ".").last ?? "") ?? 0
+            #expect(ip.hasPrefix("10.213.64.") && (128...254).contains(last), "DHCP address \(ip)")
+            try await tb.waitForSSH(ip)
+            let mac = try await tb.ssh(ip, "cat /sys/class/net/ens33/address")
+            #expect(mac.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == vm.mac)
+            #expect(try await tb.ssh(ip, user: "lab", "sudo -n true").succeeded)
+            #expect(tb.leases()[vm.mac] == ip, "the lease for \(vm.mac)")
+            #expect(try await tb.vmrun(["checkToolsState", vm.vmx]).stdout == "running\n")
+            addresses.insert(ip)
+        }
+        #expect(addresses.count == 4)
+
+        for vm in vms {
+            #expect(try await tb.vmrun(["stop", vm.vmx, "soft"], timeout: .seconds(90)).succeeded)
+        }
+        #expect(try await tb.vmrun(["list"]).stdout == "Total running VMs: 0\n")
+    }
+
+    @Test("The static base's clone answers on .10; snapshot, change, revert restores the guest's files")
+    func snapshotRevert() async throws {
+        let tb = try await Testbed.shared()
+        let base = try await tb.makeBaseVM(name: "static-base")
+        #expect(try await tb.vmrun(["snapshot", base, "labctl-base"]).succeeded)
+        let vmx = Testbed.workDir.appendingPathComponent("s1/s1.vmx").path
+        #expect(try await tb.vmrun(["clone", base, vmx, "linked", "-snapshot=labctl-base", "-cloneName=s1"]).succeeded)
+        #expect(try await tb.vmrun(["start", vmx, "nogui"], timeout: .seconds(60)).succeeded)
+        let ip = try await tb.vmrun(["getGuestIPAddress", vmx, "-wait"], timeout: .seconds(90))
+        #expect(ip.stdout == "10.213.64.10\n")
+        try await tb.waitForSSH("10.213.64.10")
+        #expect(try await tb.ssh("10.213.64.10", "echo before > /root/keep && hostnamectl set-hostname k8s-a").succeeded)
+
+        // Snapshot while running (crash-consistent copy, the guest keeps running).
+        #expect(try await tb.vmrun(["snapshot", vmx, "snapshot#1"]).succeeded)
+        #expect(try await tb.ssh("10.213.64.10", "echo after > /root/keep && touch /root/new && hostnamectl set-hostname k8s-b").succeeded)
+        #expect(try await tb.vmrun(["listSnapshots", vmx]).stdout == "Total snapshots: 1\nsnapshot#1\n")
+
+        // Revert: the snapshot holds no memory, so the VM ends powered off; start it again.
+        #expect(try await tb.vmrun(["revertToSnapshot", vmx, "snapshot#1"], timeout: .seconds(90)).succeeded)
+        #expect(try await tb.vmrun(["list"]).stdout == "Total running VMs: 0\n")
+        #expect(try await tb.vmrun(["start", vmx, "nogui"], timeout: .seconds(60)).succeeded)
+        _ = try await tb.vmrun(["getGuestIPAddress", vmx, "-wait"], timeout: .seconds(90))
+        try await tb.waitForSSH("10.213.64.10")
+        let r = try await tb.ssh("10.213.64.10", "cat /root/keep; test -e /root/new && echo new-exists; hostname")
+        #expect(r.stdout == "before\nk8s-a\n")
+
+        // A second snapshot is a child of the first; showTree indents it with a tab.
+        #expect(try await tb.vmrun(["snapshot", vmx, "snapshot#2"]).succeeded)
+        #expect(try await tb.vmrun(["listSnapshots", vmx, "showTree"]).stdout == "Total snapshots: 2\nsnapshot#1\n\tsnapshot#2\n")
+        let vmsd = try String(contentsOfFile: vmx.replacingOccurrences(of: ".vmx", with: ".vmsd"), encoding: .utf8)
+        #expect(vmsd.contains("snapshot1.parent = \"1\"") && vmsd.contains("snapshot.current = \"2\""))
+        // Reboots inside the guest are honoured (nspawn exit 133 restarts the guest).
+        _ = try await tb.ssh("10.213.64.10", "systemctl reboot", timeout: .seconds(10))
+        try await Task.sleep(for: .seconds(2))
+        try await tb.waitForSSH("10.213.64.10")
+        #expect(try await tb.vmrun(["list"]).lines.contains(vmx))
+        #expect(try await tb.vmrun(["stop", vmx, "hard"], timeout: .seconds(60)).succeeded)
+        #expect(try await tb.vmrun(["stop", vmx]).stdout == "Error: The virtual machine is not powered on: \(vmx)\n")
+    }
+
+    @Test("Error contract: exit 255 and the catalogued Error: lines on stdout")
+    func errorContract() async throws {
+        let tb = try await Testbed.shared()
+        let base = try await tb.makeBaseVM(name: "err-base")
+        let clone = Testbed.workDir.appendingPathComponent("e1/e1.vmx").path
+
+        let noSnap = try await tb.vmrun(["-T", "ws", "clone", base, clone, "linked"])
+        #expect(noSnap.status == 255 && noSnap.stdout == "Error: One of the parameters was invalid\n" && noSnap.stderr.isEmpty)
+        let unknownSnap = try await tb.vmrun(["clone", base, clone, "linked", "-snapshot=nope"])
+        #expect(unknownSnap.stdout == "Error: Invalid snapshot name\n")
+        let missing = try await tb.vmrun(["start", "/nonexistent/x.vmx"])
+        #expect(missing.status == 255 && missing.stdout == "Error: Cannot open VM: /nonexistent/x.vmx, The virtual machine cannot be found\n")
+        let ip = try await tb.vmrun(["getGuestIPAddress", base])
+        #expect(ip.stdout == "Error: The virtual machine is not powered on: \(base)\n")
+        #expect(try await tb.vmrun(["checkToolsState", base]).stdout == "installed\n")
+        let player = try await tb.vmrun(["-T", "player", "snapshot", base, "x"])
+        #expect(player.status == 255 && player.stdout.hasPrefix("Error: "))
+        let bad = try await tb.vmrun(["-T", "ws", "frobnicate", base])
+        #expect(bad.status == 255 && bad.lines.first == "Invalid argument: frobnicate" && bad.lines.dropFirst().first == "vmrun version 1.17.0 build-14665864")
+
+        // Duplicate names are allowed; then a name no longer identifies one snapshot.
+        #expect(try await tb.vmrun(["snapshot", base, "dup"]).succeeded)
+        #expect(try await tb.vmrun(["snapshot", base, "dup"]).succeeded)
+        #expect(try await tb.vmrun(["listSnapshots", base]).stdout == "Total snapshots: 2\ndup\ndup\n")
+        #expect(try await tb.vmrun(["revertToSnapshot", base, "dup"]).stdout == "Error: The name does not uniquely identify one snapshot\n")
+        #expect(try await tb.vmrun(["deleteSnapshot", base, "dup"]).stdout == "Error: The name does not uniquely identify one snapshot\n")
+        #expect(try await tb.vmrun(["deleteSnapshot", base, "dup/dup"]).succeeded)
+
+        // A snapshot with linked clones cannot be deleted; once the clone is gone it can.
+        #expect(try await tb.vmrun(["clone", base, clone, "linked", "-snapshot=dup", "-cloneName=e1"]).succeeded)
+        let refused = try await tb.vmrun(["deleteSnapshot", base, "dup"])
+        #expect(refused.status == 255 && refused.stdout.hasPrefix("Error: "))
+        #expect(try await tb.vmrun(["deleteVM", clone]).succeeded)
+        #expect(!FileManager.default.fileExists(atPath: clone))
+        #expect(try await tb.vmrun(["deleteSnapshot", base, "dup"]).succeeded)
+        #expect(try await tb.vmrun(["listSnapshots", base]).stdout == "Total snapshots: 0\n")
+
+        // Every call is in the call log.
+        let log = try String(contentsOfFile: await tb.callLog, encoding: .utf8)
+        #expect(log.contains("\"frobnicate\""))
+    }
+
+    @Test("Injected faults: hang, N failures with a catalogued error, log noise, CRLF")
+    func faults() async throws {
+        let tb = try await Testbed.shared()
+        let base = try await tb.makeBaseVM(name: "fault-base")
+        let faults = Testbed.workDir.appendingPathComponent("faults.json")
+        func setFaults(_ json: String) throws {
+            try? FileManager.default.removeItem(atPath: faults.path + ".state")
+            try json.write(to: faults, atomically: true, encoding: .utf8)
+        }
+
+        try setFaults(#"{"hang": [{"command": "checkToolsState", "times": 1}]}"#)
+        let started = ContinuousClock.now
+        let hung = try await tb.vmrun(["checkToolsState", base], faults: faults, timeout: .seconds(2))
+        #expect(hung.timedOut && ContinuousClock.now - started < .seconds(10))
+        #expect(try await tb.vmrun(["checkToolsState", base], faults: faults).stdout == "installed\n", "hang budget spent")
+
+        try setFaults(#"{"fail": [{"command": "listSnapshots", "times": 2, "error": "operation_canceled"}]}"#)
+        for _ in 1...2 {
+            let r = try await tb.vmrun(["listSnapshots", base], faults: faults)
+            #expect(r.status == 255 && r.stdout == "Error: The operation was canceled\n")
+        }
+        #expect(try await tb.vmrun(["listSnapshots", base], faults: faults).stdout == "Total snapshots: 0\n")
+
+        try setFaults(#"{"noise": true, "fail": [{"command": "stop", "error": "tools_not_running"}]}"#)
+        let noisy = try await tb.vmrun(["stop", base, "soft"], faults: faults)
+        #expect(noisy.status == 255 && noisy.lines.count == 2)
+        #expect(noisy.lines.first?.contains("| ServiceImpl_Opener: PID") == true)
+        #expect(noisy.lines.last == "Error: The VMware Tools are not running in the virtual machine: \(base)")
+
+        try setFaults(#"{"crlf": true}"#)
+        #expect(try await tb.vmrun(["listSnapshots", base], faults: faults).stdout == "Total snapshots: 0\r\n")
+    }
+
+    @Test("The generated lab.json is shaped like the repository's and loads")
+    func labJSON() async throws {
+        let tb = try await Testbed.shared()
+        let url = try await tb.writeLabJSON(baseVMX: "/tmp/base/ubuntu-20042-base.vmx")
+        let lab = try LabLoader.decode(try Data(contentsOf: url), source: url.path)
+        #expect(lab.clusters.count == 2 && lab.clusters.flatMap(\.nodes).count == 4)
+        #expect(lab.base.address?.description == "10.213.64.10")
+        #expect(lab.vmware.vmrun == Testbed.vmrunPath)
+    }
+
+    @Test("Teardown leaves no namespace, mount, cgroup or process behind")
+    func teardownIsClean() async throws {
+        let tb = try await Testbed.shared()
+        let base = try await tb.makeBaseVM(name: "td-base", dhcp: true)
+        #expect(try await tb.vmrun(["snapshot", base, "b"]).succeeded)
+        let vmx = Testbed.workDir.appendingPathComponent("td1/td1.vmx").path
+        #expect(try await tb.vmrun(["clone", base, vmx, "linked", "-snapshot=b"]).succeeded)
+        #expect(try await tb.vmrun(["start", vmx], timeout: .seconds(60)).succeeded)
+        let before = try await tb.leftovers()
+        #expect(before["nspawn"]?.isEmpty == false && before["mounts"]?.isEmpty == false)
+        try await tb.tearDown()
+        let after = try await tb.leftovers()
+        for key in ["namespaces", "mounts", "cgroups", "nspawn"] {
+            #expect(after[key] == [], "\(key) left: \(after[key] ?? [])")
+        }
+        let propagate = (try? FileManager.default.contentsOfDirectory(atPath: "/run/systemd/nspawn/propagate")) ?? []
+        #expect(!propagate.contains(where: { $0.hasPrefix("ltb-") }))
+        #expect(!FileManager.default.fileExists(atPath: "/run/ltb"))
+        _ = try await Testbed.shared()  // later suites get it back
+    }
+}
+
+private func uuidBios(_ vmx: String) -> String? {
+    vmx.split(separator: "\n").first(where: { $0.hasPrefix("uuid.bios") }).map(String.init)
+}
