@@ -179,6 +179,72 @@ struct TestbedTests {
         #expect(try await tb.vmrun(["listSnapshots", base], faults: faults).stdout == "Total snapshots: 0\r\n")
     }
 
+    @Test("The recording stubs simulate join, nodes, MetalLB external IPs and the meshed helloworld")
+    func stubs() async throws {
+        let tb = try await Testbed.shared()
+        let base = try await tb.makeBaseVM(name: "stub-base", dhcp: true)
+        #expect(try await tb.vmrun(["snapshot", base, "labctl-base"]).succeeded)
+        var ips: [String: String] = [:]
+        for (i, name) in ["c1cp", "c1w1", "c2cp"].enumerated() {
+            let vmx = Testbed.workDir.appendingPathComponent("\(name)/\(name).vmx").path
+            #expect(try await tb.vmrun(["clone", base, vmx, "linked", "-snapshot=labctl-base", "-cloneName=\(name)"]).succeeded)
+            try await tb.setVMX(vmx, "ethernet0.address", String(format: "00:50:56:3f:02:%02x", i + 1))
+            #expect(try await tb.vmrun(["start", vmx, "nogui"], timeout: .seconds(60)).succeeded)
+            ips[name] = vmx
+        }
+        for (name, vmx) in ips {
+            let ip = try await tb.vmrun(["getGuestIPAddress", vmx, "-wait"], timeout: .seconds(90))
+            ips[name] = ip.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try await tb.waitForSSH(ips[name] ?? "")
+            #expect(try await tb.ssh(ips[name] ?? "", "hostnamectl set-hostname \(name)").succeeded)
+        }
+        let c1 = ips["c1cp"] ?? "", w1 = ips["c1w1"] ?? "", c2 = ips["c2cp"] ?? ""
+        let kc = "export KUBECONFIG=/etc/kubernetes/admin.conf; "
+        for (cp, cluster) in [(c1, "cluster1"), (c2, "cluster2")] {
+            let cfg = "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nclusterName: \(cluster)\n"
+            let initOut = try await tb.ssh(cp, user: "lab", "cat > /tmp/init.yaml && sudo kubeadm init --config /tmp/init.yaml", stdin: cfg)
+            #expect(initOut.succeeded && initOut.stdout.contains("Your Kubernetes control-plane has initialized successfully!"))
+            let conf = try await tb.ssh(cp, "cat /etc/kubernetes/admin.conf")
+            #expect(conf.stdout.contains("server: https://\(cp):6443") && conf.stdout.contains("name: \(cluster)"))
+        }
+        let join = try await tb.ssh(c1, "kubeadm token create --print-join-command")
+        #expect(join.stdout.hasPrefix("kubeadm join \(c1):6443 --token "))
+        #expect(try await tb.ssh(w1, "sudo " + join.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).succeeded)
+        let nodes = try await tb.ssh(c1, kc + "kubectl get nodes")
+        #expect(nodes.lines.count == 3 && nodes.stdout.contains("c1w1 ") && nodes.stdout.contains("c1cp "))
+        #expect(nodes.lines.first?.hasPrefix("NAME") == true)
+        let journal = try await tb.ssh(w1, "cat /var/log/labctl-stubs.jsonl")
+        #expect(journal.stdout.contains("\"node\": \"c1w1\"") && journal.stdout.contains("\"argv\": [\"kubeadm\", \"join\""))
+
+        // MetalLB: no pool yet -> <pending>; after the pool -> the pool's first address.
+        #expect(try await tb.ssh(c1, kc + "istioctl install -y").succeeded)
+        #expect(try await tb.ssh(c1, kc + "kubectl get svc -n istio-system").stdout.contains("<pending>"))
+        let pool = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: pool\n  namespace: metallb-system\nspec:\n  addresses:\n  - 10.213.64.81-10.213.64.100\n"
+        let applied = try await tb.ssh(c1, kc + "kubectl apply -f -", stdin: pool)
+        #expect(applied.stdout == "ipaddresspool.metallb.io/pool created\n")
+        #expect(try await tb.ssh(c1, kc + "kubectl get svc -n istio-system").stdout.contains("10.213.64.81"))
+
+        // helloworld: v1 in cluster1, v2 in cluster2; only v1 until both clusters hold the other's remote secret.
+        let hello = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: helloworld-%@\n  namespace: sample\n"
+        #expect(try await tb.ssh(c1, kc + "kubectl apply -f -", stdin: String(format: hello, "v1")).succeeded)
+        #expect(try await tb.ssh(c2, kc + "kubectl apply -f -", stdin: String(format: hello, "v2")).succeeded)
+        let curl = kc + "kubectl exec -n sample -c sleep sleep-x -- curl -sS helloworld.sample:5000/hello"
+        #expect(try await tb.ssh(c1, curl).stdout.hasPrefix("Hello version: v1, instance: helloworld-v1-"))
+        for (from, to, name) in [(c1, c2, "cluster1"), (c2, c1, "cluster2")] {
+            let secret = try await tb.ssh(from, kc + "istioctl x create-remote-secret --name=\(name)")
+            #expect(secret.stdout.contains("istio/multiCluster: \"true\""))
+            #expect(try await tb.ssh(to, kc + "kubectl apply -f -", stdin: secret.stdout).succeeded)
+        }
+        var versions: [String] = []
+        for _ in 1...4 {
+            let out = try await tb.ssh(c1, curl).stdout
+            versions.append(String(out.dropFirst("Hello version: ".count).prefix(2)))
+        }
+        #expect(versions == ["v1", "v2", "v1", "v2"] || versions == ["v2", "v1", "v2", "v1"])
+        let running = try await tb.vmrun(["list"]).lines.dropFirst()
+        for vmx in running { #expect(try await tb.vmrun(["stop", vmx, "hard"], timeout: .seconds(60)).succeeded) }
+    }
+
     @Test("The generated lab.json is shaped like the repository's and loads")
     func labJSON() async throws {
         let tb = try await Testbed.shared()
