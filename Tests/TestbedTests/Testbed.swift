@@ -90,7 +90,16 @@ actor Testbed {
 
     /// For `.enabled(if:)`: true when the testbed can run; otherwise prints what is missing.
     static var isAvailable: Bool {
-        let missing = missingPrerequisites()
+        var missing = missingPrerequisites()
+        if getuid() == 0, !missing.isEmpty {
+            // CI runs as root on a fresh machine: install the testbed's packages once.
+            let p = Process()
+            p.executableURL = scriptsDir.deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("scripts/install-deps")
+            p.arguments = ["test"]
+            if (try? p.run()) != nil { p.waitUntilExit() }
+            missing = missingPrerequisites()
+        }
         if !missing.isEmpty {
             print("testbed: skipping end-to-end tests, missing: \(missing.joined(separator: ", ")) "
                   + "(install with `scripts/install-deps test`, run as root)")
@@ -147,8 +156,9 @@ actor Testbed {
     }
 
     /// Runs the fake vmrun; `faults` points it at a fault file.
-    func vmrun(_ args: [String], faults: URL? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessOutcome {
-        var env = environment
+    func vmrun(_ args: [String], faults: URL? = nil, extraEnvironment: [String: String] = [:],
+               timeout: Duration = .seconds(120)) async throws -> ProcessOutcome {
+        var env = environment.merging(extraEnvironment) { $1 }
         if let faults { env["LABCTL_FAKE_VMRUN_FAULTS"] = faults.path }
         return try await HostProcess.run([Self.vmrunPath] + args, environment: env, timeout: timeout)
     }

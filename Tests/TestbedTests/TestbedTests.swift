@@ -177,6 +177,15 @@ struct TestbedTests {
 
         try setFaults(#"{"crlf": true}"#)
         #expect(try await tb.vmrun(["listSnapshots", base], faults: faults).stdout == "Total snapshots: 0\r\n")
+
+        // The same without a file, through environment shorthands.
+        let envHang = try await tb.vmrun(["list"], extraEnvironment: ["LABCTL_FAKE_VMRUN_HANG": "list"], timeout: .seconds(1))
+        #expect(envHang.timedOut)
+        let envCRLF = try await tb.vmrun(["list"], extraEnvironment: ["LABCTL_FAKE_VMRUN_CRLF": "1"])
+        #expect(envCRLF.stdout.hasSuffix("\r\n"))
+        // The call log saw the hang.
+        let log = try String(contentsOfFile: await tb.callLog, encoding: .utf8)
+        #expect(log.contains("\"event\": \"hang\""))
     }
 
     @Test("The recording stubs simulate join, nodes, MetalLB external IPs and the meshed helloworld")
@@ -267,7 +276,8 @@ struct TestbedTests {
         #expect(before["nspawn"]?.isEmpty == false && before["mounts"]?.isEmpty == false)
         try await tb.tearDown()
         let after = try await tb.leftovers()
-        for key in ["namespaces", "mounts", "cgroups", "nspawn"] {
+        #expect(before["processes"]?.isEmpty == false, "the runner and dnsmasq are seen")
+        for key in ["namespaces", "mounts", "cgroups", "nspawn", "processes"] {
             #expect(after[key] == [], "\(key) left: \(after[key] ?? [])")
         }
         let propagate = (try? FileManager.default.contentsOfDirectory(atPath: "/run/systemd/nspawn/propagate")) ?? []
