@@ -111,10 +111,15 @@ actor Testbed {
     private actor Holder {
         var testbed: Testbed?
         var registered = false
+        var locked = false
         func get() async throws -> Testbed {
             if let testbed, await testbed.isUp { return testbed }
             let missing = Testbed.missingPrerequisites()
             guard missing.isEmpty else { throw TestbedError(description: "testbed needs: \(missing.joined(separator: ", "))") }
+            if !locked {
+                try await Testbed.lockMachineWide()
+                locked = true
+            }
             let tb = testbed ?? Testbed()
             if !registered {
                 registered = true
@@ -124,6 +129,23 @@ actor Testbed {
             testbed = tb
             return tb
         }
+    }
+
+    /// One test process at a time may own the testbed on a machine (the names, the switch and
+    /// /run/ltb are machine-wide): an exclusive flock held until the process exits. Waits at
+    /// most 15 minutes for another process to finish.
+    private static func lockMachineWide() async throws {
+        let fd = open("/run/lock/labctl-testbed.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw TestbedError(description: "cannot open /run/lock/labctl-testbed.lock: errno \(errno)") }
+        let deadline = ContinuousClock.now + .seconds(900)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if ContinuousClock.now > deadline {
+                close(fd)
+                throw TestbedError(description: "another test process holds /run/lock/labctl-testbed.lock (15 min)")
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        // The descriptor stays open (and locked) for the life of the process on purpose.
     }
 
     /// The process-wide testbed, up.

@@ -57,6 +57,20 @@ struct TestbedTests {
         }
         #expect(addresses.count == 4)
 
+        // Like VMware clones, the guests share the template's machine-id until it is regenerated;
+        // then each gets its own (from its VMX uuid.bios, testbed.md fix 6).
+        var ids: Set<String> = []
+        for vm in vms {
+            ids.insert(try await tb.inGuest(vmx: vm.vmx, "cat /etc/machine-id").stdout)
+        }
+        #expect(ids.count == 1)
+        ids = []
+        for vm in vms {
+            let r = try await tb.inGuest(vmx: vm.vmx, "rm -f /etc/machine-id && systemd-machine-id-setup >/dev/null 2>&1; cat /etc/machine-id")
+            ids.insert(r.stdout)
+        }
+        #expect(ids.count == 4)
+
         for vm in vms {
             #expect(try await tb.vmrun(["stop", vm.vmx, "soft"], timeout: .seconds(90)).succeeded)
         }
@@ -100,6 +114,24 @@ struct TestbedTests {
         try await Task.sleep(for: .seconds(2))
         try await tb.waitForSSH("10.213.64.10")
         #expect(try await tb.vmrun(["list"]).lines.contains(vmx))
+
+        // Guest variables live while the VM runs; unset ones read as an empty line.
+        #expect(try await tb.vmrun(["writeVariable", vmx, "guestVar", "labctl.node", "s1"]).succeeded)
+        #expect(try await tb.vmrun(["readVariable", vmx, "guestVar", "labctl.node"]).stdout == "s1\n")
+        #expect(try await tb.vmrun(["readVariable", vmx, "guestVar", "unset.key"]).stdout == "\n")
+        #expect(try await tb.vmrun(["readVariable", vmx, "runtimeConfig", "displayName"]).stdout == "s1\n")
+        #expect(try await tb.vmrun(["writeVariable", vmx, "guestVar", "k", "a=b"]).status == 255)
+
+        // reset hard: the guest boots again.
+        let nspawnPid = URL(fileURLWithPath: vmx).deletingLastPathComponent().appendingPathComponent(".ltb/nspawn.pid")
+        let oldBoot = try String(contentsOf: nspawnPid, encoding: .utf8)
+        #expect(try await tb.vmrun(["reset", vmx, "hard"], timeout: .seconds(60)).succeeded)
+        _ = try await tb.vmrun(["getGuestIPAddress", vmx, "-wait"], timeout: .seconds(90))
+        try await tb.waitForSSH("10.213.64.10")
+        #expect(try await tb.ssh("10.213.64.10", "systemctl is-system-running --wait >/dev/null; echo up").stdout == "up\n")
+        #expect(try await tb.vmrun(["readVariable", vmx, "guestVar", "labctl.node"]).stdout == "s1\n")
+        #expect(try String(contentsOf: nspawnPid, encoding: .utf8) != oldBoot, "a new nspawn booted the guest")
+
         #expect(try await tb.vmrun(["stop", vmx, "hard"], timeout: .seconds(60)).succeeded)
         #expect(try await tb.vmrun(["stop", vmx]).stdout == "Error: The virtual machine is not powered on: \(vmx)\n")
     }
