@@ -239,6 +239,34 @@ actor Testbed {
                                           "/bin/sh", "-c", command], timeout: .seconds(30))
     }
 
+    /// The stubs' shared cluster state and journal (Tests/Testbed/STUBS.md), as seen from the host.
+    static let stubsShared = URL(fileURLWithPath: "/run/ltb/stubs-shared")
+
+    /// Forgets every simulated cluster and empties the shared journal (between end-to-end tests).
+    func resetStubState() throws {
+        let fm = FileManager.default
+        for entry in (try? fm.contentsOfDirectory(atPath: Self.stubsShared.path)) ?? [] {
+            try fm.removeItem(at: Self.stubsShared.appendingPathComponent(entry))
+        }
+    }
+
+    /// One line of the stubs' journal (STUBS.md).
+    struct StubCall: Sendable, Decodable {
+        var node: String
+        var tool: String
+        var argv: [String]
+        var cwd: String
+        var time: String
+        var stdin: String?
+        var cluster: String?
+    }
+
+    /// The shared stub journal, in call order across all guests.
+    nonisolated func stubJournal() throws -> [StubCall] {
+        let text = (try? String(contentsOf: Self.stubsShared.appendingPathComponent("journal.jsonl"), encoding: .utf8)) ?? ""
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(StubCall.self, from: Data($0.utf8)) }
+    }
+
     /// DHCP leases handed out by the switch's dnsmasq: MAC -> IP.
     nonisolated func leases() -> [String: String] {
         let text = (try? String(contentsOfFile: "/run/ltb/dnsmasq.leases", encoding: .utf8)) ?? ""

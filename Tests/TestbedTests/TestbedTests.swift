@@ -223,6 +223,7 @@ struct TestbedTests {
     @Test("The recording stubs simulate join, nodes, MetalLB external IPs and the meshed helloworld")
     func stubs() async throws {
         let tb = try await Testbed.shared()
+        try await tb.resetStubState()
         let base = try await tb.makeBaseVM(name: "stub-base", dhcp: true)
         #expect(try await tb.vmrun(["snapshot", base, "labctl-base"]).succeeded)
         var ips: [String: String] = [:]
@@ -282,6 +283,9 @@ struct TestbedTests {
             versions.append(String(out.dropFirst("Hello version: ".count).prefix(2)))
         }
         #expect(versions == ["v1", "v2", "v1", "v2"] || versions == ["v2", "v1", "v2", "v1"])
+        // The shared journal has every call in order, with node names.
+        let joins = try tb.stubJournal().filter { $0.argv.prefix(2) == ["kubeadm", "join"] }
+        #expect(joins.count == 1 && joins.first?.node == "c1w1")
         let running = try await tb.vmrun(["list"]).lines.dropFirst()
         for vmx in running { #expect(try await tb.vmrun(["stop", vmx, "hard"], timeout: .seconds(60)).succeeded) }
     }
