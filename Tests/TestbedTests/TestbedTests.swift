@@ -173,6 +173,12 @@ struct TestbedTests {
         #expect(try await tb.vmrun(["deleteSnapshot", base, "dup"]).succeeded)
         #expect(try await tb.vmrun(["listSnapshots", base]).stdout == "Total snapshots: 0\n")
 
+        // A leftover lock directory (the VM "open in the UI") makes the VM busy.
+        try FileManager.default.createDirectory(atPath: base + ".lck", withIntermediateDirectories: false)
+        #expect(try await tb.vmrun(["clone", base, clone, "full"]).stdout == "Error: The file is already in use\n")
+        #expect(try await tb.vmrun(["start", base]).stdout == "Error: The file is already in use\n")
+        try FileManager.default.removeItem(atPath: base + ".lck")
+
         // Every call is in the call log.
         let log = try String(contentsOfFile: await tb.callLog, encoding: .utf8)
         #expect(log.contains("\"frobnicate\""))
@@ -325,4 +331,26 @@ struct TestbedTests {
 
 private func uuidBios(_ vmx: String) -> String? {
     vmx.split(separator: "\n").first(where: { $0.hasPrefix("uuid.bios") }).map(String.init)
+}
+
+/// Static checks of the testbed's scripts; no root needed.
+@Suite("Testbed scripts")
+struct TestbedScriptTests {
+    @Test("testbed is shellcheck-clean", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/shellcheck"),
+                                                   "needs shellcheck (scripts/install-deps test)"))
+    func shellcheck() async throws {
+        let r = try await HostProcess.run(["shellcheck", Testbed.testbedScript])
+        #expect(r.succeeded, "\(r.stdout)")
+    }
+
+    @Test("vmrun and the stubs compile", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"),
+                                                   "needs python3"))
+    func pythonCompiles() async throws {
+        let stub = Testbed.scriptsDir.appendingPathComponent("stubs/labctl-stub").path
+        for file in [Testbed.vmrunPath, stub] {
+            let code = "import ast,sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])"
+            let r = try await HostProcess.run(["python3", "-c", code, file])
+            #expect(r.succeeded, "\(file): \(r.stderr)")
+        }
+    }
 }
