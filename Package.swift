@@ -74,5 +74,7 @@ let package = Package(
         .testTarget(name: "LabPKITests", dependencies: ["LabPKI", "LabKit"]),
         .testTarget(name: "LabXMLTests", dependencies: ["LabXML"], resources: [.copy("Schemas")]),
         .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI"], resources: [.copy("Golden")]),
+        // End-to-end testbed (Tests/Testbed): real guests behind a fake vmrun; needs root.
+        .testTarget(name: "TestbedTests", dependencies: ["LabKit"]),
     ]
 )
