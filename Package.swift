@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries from the system (see README: libssh2-1-dev, libxml2-dev, pkg-config).
@@ -43,7 +44,9 @@ let package = Package(
         // Remote stages: scripts and manifests as resources.
         .target(
             name: "LabStages",
-            dependencies: ["LabKit", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: [
+                "LabKit", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
+            ],
             resources: [.copy("Resources")]
         ),
         // The ArgumentParser layer: the only module that prints.
@@ -57,6 +60,7 @@ let package = Package(
         .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
 
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit"], resources: [.copy("Golden")]),
         .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML"], resources: [.copy("Golden")]),
     ]
 )

@@ -20,7 +20,8 @@ public enum LabLoader {
         struct RawCluster: Decodable { var name: String; var network: String; var podSubnet: IPv4Network?; var serviceSubnet: IPv4Network?; var metallb: [IPv4Range]; var nodes: [RawNode] }
         struct RawNetwork: Decodable { var vmnet: String?; var subnet: IPv4Network; var gateway: IPv4Address?; var hostAddress: IPv4Address?; var dns: [IPv4Address]?; var dhcp: IPv4Range? }
         struct RawBase: Decodable { var name: String; var vmx: String; var address: IPv4Address?; var interface: String?; var workerCheckpoint: String?; var controlPlaneCheckpoint: String? }
-        struct RawLab: Decodable { var apiVersion: String; var name: String; var profile: String; var versions: [String: String]?; var network: RawNetwork; var base: RawBase; var mesh: MeshSpec; var clusters: [RawCluster]; var checkpoints: CheckpointSpec?; var ssh: SSHSpec; var vmware: VMwareSpec? }
+        struct RawLab: Decodable { var apiVersion: String; var name: String; var profile: String; var versions: [String: String]?; var network: RawNetwork; var base: RawBase; var mesh: MeshSpec; var clusters: [RawCluster]; var checkpoints: CheckpointSpec?; var ssh: RawSSH; var vmware: VMwareSpec? }
+        struct RawSSH: Decodable { var user: String; var port: Int?; var privateKey: String? }
         let raw: RawLab
         do { raw = try JSONDecoder().decode(RawLab.self, from: data) } catch {
             throw LabError(.invalidInput, "the lab file is not valid", location: source, cause: "\(error)")
@@ -49,7 +50,8 @@ public enum LabLoader {
                                   interface: raw.base.interface ?? "ens33",
                                   workerCheckpoint: raw.base.workerCheckpoint ?? "snapshot#1",
                                   controlPlaneCheckpoint: raw.base.controlPlaneCheckpoint ?? "snapshot#2"),
-                   mesh: raw.mesh, clusters: clusters, checkpoints: raw.checkpoints ?? CheckpointSpec(), ssh: raw.ssh,
+                   mesh: raw.mesh, clusters: clusters, checkpoints: raw.checkpoints ?? CheckpointSpec(),
+                   ssh: SSHSpec(user: raw.ssh.user, port: raw.ssh.port ?? 22, privateKey: raw.ssh.privateKey),
                    vmware: raw.vmware ?? VMwareSpec())
     }
 
