@@ -117,7 +117,10 @@ public struct StageScripts: Sendable {
 
     /// Renders one manifest on its own (the same text the script embeds).
     public func render(manifest: StageManifest, cluster clusterName: String? = nil, node nodeName: String? = nil) throws -> String {
-        let owner = StageScript.allCases.first { $0.manifests.contains(manifest) } ?? .kubeadmInit
+        let scope: StageScript.Scope = nodeName != nil ? .node : clusterName != nil ? .cluster : .base
+        guard let owner = StageScript.allCases.first(where: { $0.manifests.contains(manifest) && $0.scope == scope }) else {
+            throw LabError(.internalError, "no script embeds \(manifest.rawValue) for a \(scope.rawValue)")
+        }
         return try render(owner, cluster: clusterName, node: nodeName).manifests[manifest.rawValue] ?? ""
     }
 
