@@ -4,13 +4,16 @@
 # The four PEM files arrive as "name base64" lines after this script on standard input (ca-key.pem
 # is secret); they live in a private temporary directory only while the secret is made.
 {{> _mesh}}
+PKI_DIR=""
 {{> _lib}}
 
 main() {
   local dir name data file
-  dir=$(mktemp -d)
+  # A global, so the EXIT trap still sees it after main returns.
+  PKI_DIR=$(mktemp -d)
+  dir=$PKI_DIR
   chmod 700 "$dir"
-  trap 'rm -rf "$dir"' EXIT
+  trap 'rm -rf "$PKI_DIR"' EXIT
   while IFS=' ' read -r name data; do
     case "$name" in
       ca-cert.pem | ca-key.pem | root-cert.pem | cert-chain.pem) printf '%s' "$data" | base64 -d > "$dir/$name" ;;

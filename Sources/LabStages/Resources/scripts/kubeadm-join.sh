@@ -2,10 +2,11 @@
 # The join command is a secret: labctl sends it as the line after this script on standard input.
 # It is turned into a JoinConfiguration file (mode 0600, removed afterwards), so the token is in
 # no argv, neither labctl's nor this node's.
+JOIN_CONFIG=""
 {{> _lib}}
 
 main() {
-  local line word previous="" endpoint="" token="" hash="" config
+  local line word previous="" endpoint="" token="" hash=""
   IFS= read -r line || true
   if [ -f /etc/kubernetes/kubelet.conf ]; then
     result kubeadm.join skipped
@@ -27,10 +28,11 @@ main() {
   if [ -z "$endpoint" ] || [ -z "$token" ] || [ -z "$hash" ]; then
     die "the join command lacks the endpoint, --token or --discovery-token-ca-cert-hash"
   fi
-  config=$(mktemp /etc/kubernetes/labctl-join.XXXXXX 2>/dev/null || mktemp)
-  chmod 600 "$config"
-  trap 'rm -f "$config"' EXIT
-  cat > "$config" <<LABCTL_EOF
+  # A global, so the EXIT trap still sees it after main returns.
+  JOIN_CONFIG=$(mktemp /etc/kubernetes/labctl-join.XXXXXX 2>/dev/null || mktemp)
+  chmod 600 "$JOIN_CONFIG"
+  trap 'rm -f "$JOIN_CONFIG"' EXIT
+  cat > "$JOIN_CONFIG" <<LABCTL_EOF
 apiVersion: {{profile.kubernetes.kubeadmAPIVersion}}
 kind: JoinConfiguration
 discovery:
@@ -43,7 +45,7 @@ nodeRegistration:
   name: {{node.name}}
   criSocket: {{profile.runtime.criSocket}}
 LABCTL_EOF
-  kubeadm join --config "$config"
+  kubeadm join --config "$JOIN_CONFIG"
   result kubeadm.join applied
 }
 

@@ -7,6 +7,7 @@ set -euo pipefail
 # The join command is a secret: labctl sends it as the line after this script on standard input.
 # It is turned into a JoinConfiguration file (mode 0600, removed afterwards), so the token is in
 # no argv, neither labctl's nor this node's.
+JOIN_CONFIG=""
 # ---- labctl script library ----
 # Logs go to stderr; stdout carries only machine-readable key=value lines.
 log() { printf 'labctl: %s\n' "$*" >&2; }
@@ -69,7 +70,7 @@ changed() {
 # ---- end of library ----
 
 main() {
-  local line word previous="" endpoint="" token="" hash="" config
+  local line word previous="" endpoint="" token="" hash=""
   IFS= read -r line || true
   if [ -f /etc/kubernetes/kubelet.conf ]; then
     result kubeadm.join skipped
@@ -91,10 +92,11 @@ main() {
   if [ -z "$endpoint" ] || [ -z "$token" ] || [ -z "$hash" ]; then
     die "the join command lacks the endpoint, --token or --discovery-token-ca-cert-hash"
   fi
-  config=$(mktemp /etc/kubernetes/labctl-join.XXXXXX 2>/dev/null || mktemp)
-  chmod 600 "$config"
-  trap 'rm -f "$config"' EXIT
-  cat > "$config" <<LABCTL_EOF
+  # A global, so the EXIT trap still sees it after main returns.
+  JOIN_CONFIG=$(mktemp /etc/kubernetes/labctl-join.XXXXXX 2>/dev/null || mktemp)
+  chmod 600 "$JOIN_CONFIG"
+  trap 'rm -f "$JOIN_CONFIG"' EXIT
+  cat > "$JOIN_CONFIG" <<LABCTL_EOF
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: JoinConfiguration
 discovery:
@@ -107,7 +109,7 @@ nodeRegistration:
   name: cluster2-worker-node01
   criSocket: unix:///var/run/containerd/containerd.sock
 LABCTL_EOF
-  kubeadm join --config "$config"
+  kubeadm join --config "$JOIN_CONFIG"
   result kubeadm.join applied
 }
 

@@ -11,6 +11,7 @@ set -euo pipefail
 # Mesh stages run on cluster1-ctrl-plane (where the seed runs istioctl) with the merged kubeconfig;
 # every kubectl and istioctl command names its context explicitly.
 export KUBECONFIG="$HOME/.kube/labctl-mesh.yaml"
+PKI_DIR=""
 # ---- labctl script library ----
 # Logs go to stderr; stdout carries only machine-readable key=value lines.
 log() { printf 'labctl: %s\n' "$*" >&2; }
@@ -74,9 +75,11 @@ changed() {
 
 main() {
   local dir name data file
-  dir=$(mktemp -d)
+  # A global, so the EXIT trap still sees it after main returns.
+  PKI_DIR=$(mktemp -d)
+  dir=$PKI_DIR
   chmod 700 "$dir"
-  trap 'rm -rf "$dir"' EXIT
+  trap 'rm -rf "$PKI_DIR"' EXIT
   while IFS=' ' read -r name data; do
     case "$name" in
       ca-cert.pem | ca-key.pem | root-cert.pem | cert-chain.pem) printf '%s' "$data" | base64 -d > "$dir/$name" ;;
