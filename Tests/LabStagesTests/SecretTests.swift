@@ -128,3 +128,52 @@ extension Array where Element: Hashable {
         return filter { seen.insert($0).inserted }
     }
 }
+
+/// Runs the real rendered istio-cacerts script against a recording kubectl stub.
+@Suite struct CACertsRunTests {
+    @Test func cacertsGoesToItsOwnContextAndLeavesNoKeyBehind() throws {
+        let dir = try Fixture.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pki = dir + "/pki", tmp = dir + "/tmp"
+        try FileManager.default.createDirectory(atPath: pki, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        for file in StageInputs.caFiles {
+            try "PEM-\(file)\n".write(toFile: "\(pki)/\(file)", atomically: true, encoding: .utf8)
+        }
+        let stub = """
+            #!/bin/sh
+            printf '%s\\n' "$*" >> "\(dir)/journal"
+            case "$*" in
+              *"get namespace istio-system -o jsonpath"*) echo network2 ;;
+              *"get namespace istio-system"*) exit 1 ;;
+              *"create secret generic"*)
+                echo "kind: Secret"
+                for a in "$@"; do case "$a" in --from-file=*) f=${a#--from-file=}; echo "$(basename "$f"): $(cat "$f")";; esac; done ;;
+              *"apply -f -"*) cat >> "\(dir)/applied" ;;
+            esac
+            """
+        try stub.write(toFile: "\(dir)/kubectl", atomically: true, encoding: .utf8)
+        chmod("\(dir)/kubectl", 0o755)
+        let script = try Fixture.scripts(profile: "seed-2021").render(.istioCACerts, cluster: "cluster2")
+        let command = try script.command(input: try StageInputs.caCertificates(directory: pki))
+        var env = ProcessInfo.processInfo.environment
+        env["PATH"] = dir + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        env["TMPDIR"] = tmp
+        env["HOME"] = dir
+        let result = try Fixture.run(command.arguments, stdin: command.stdin, environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(StageOutput.parse(result.stdout) == ["cacerts.cluster2": "applied", "network.cluster2": "network2"])
+        let journal = try String(contentsOfFile: "\(dir)/journal", encoding: .utf8).split(separator: "\n")
+        #expect(journal.count == 6, "\(journal)")
+        // Namespace and network label before the secret (and the secret before any Istio install).
+        let label = journal.firstIndex { $0.contains("label namespace istio-system") } ?? 99
+        let secret = journal.firstIndex { $0.contains("create secret generic cacerts") } ?? -1
+        #expect(label < secret)
+        #expect(journal.allSatisfy { $0.hasPrefix("--context=cluster2 ") }, "\(journal)")
+        #expect(journal.contains { $0.contains("create namespace istio-system") })
+        #expect(journal.contains { $0.contains("label namespace istio-system --overwrite topology.istio.io/network=network2") })
+        let applied = try String(contentsOfFile: "\(dir)/applied", encoding: .utf8)
+        for file in StageInputs.caFiles { #expect(applied.contains("\(file): PEM-\(file)")) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty, "the CA key must not stay on the node")
+    }
+}
