@@ -330,7 +330,7 @@ public struct StageScripts: Sendable {
     /// Every template, parsed once. Text content type: nothing is HTML-escaped.
     static func library() throws -> MustacheLibrary {
         var library = MustacheLibrary()
-        let pragma = "{{% CONTENT_TYPE: TEXT}}"
+        let pragma = "{{% CONTENT_TYPE: TEXT}}\n"
         do {
             for partial in partials {
                 try library.register(pragma + templateText("scripts", partial + ".sh"), named: partial)

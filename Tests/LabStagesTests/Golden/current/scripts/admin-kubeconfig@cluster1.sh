@@ -3,7 +3,6 @@
 # Seed section 11. Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 11: prints this cluster's admin kubeconfig. Its output is SECRET (a client key): labctl merges
 # it on the host and never logs it.
 # ---- labctl script library ----

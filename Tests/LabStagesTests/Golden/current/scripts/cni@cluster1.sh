@@ -3,7 +3,6 @@
 # Seed section 8.3. Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 export KUBECONFIG=/etc/kubernetes/admin.conf
 POD_SUBNET=10.32.0.0/12
 MANIFEST_URL='https://github.com/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml'

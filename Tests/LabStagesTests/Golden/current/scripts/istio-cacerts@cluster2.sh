@@ -3,7 +3,6 @@
 # Seed section 12.2, 12.3. Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 12.2/12.3 for cluster2: istio-system with its network label, and the cacerts secret,
 # BEFORE Istio is installed (without it istiod makes its own root: stages.md §4.4).
 # The four PEM files arrive as "name base64" lines after this script on standard input (ca-key.pem

@@ -3,7 +3,6 @@
 # Seed section 13.2, 13.3, 13.5, 13.6. Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 13.2/13.3 (13.5/13.6) for cluster1: the east-west gateway, its LoadBalancer address from
 # MetalLB, and *.local exposed through it on 15443.
 # Mesh stages run on cluster1-ctrl-plane (where the seed runs istioctl) with the merged kubeconfig;

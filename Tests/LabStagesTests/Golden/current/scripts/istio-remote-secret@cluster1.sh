@@ -3,7 +3,6 @@
 # Seed section 13.7. Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 13.7 for cluster1: a remote secret that lets every other cluster's istiod watch
 # cluster1's API server, at the address the other clusters reach on the lab network.
 # The secret (a bearer token) goes from istioctl to kubectl through a shell variable and a pipe

@@ -3,7 +3,6 @@
 # Seed section 12.4 (corrected). Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 12.4, corrected: what must be identical in every cluster is root-cert.pem. ca-cert.pem is each
 # cluster's own intermediate and differs by design (Istio troubleshooting, "Trust Configuration").
 # Each intermediate must also chain to that root.

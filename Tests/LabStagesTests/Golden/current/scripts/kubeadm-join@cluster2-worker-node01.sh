@@ -3,7 +3,6 @@
 # Seed section 8.2. Lab istio-multicluster, profile current, runs on cluster2-worker-node01.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # The join command is a secret: labctl sends it as the line after this script on standard input.
 # It is turned into a JoinConfiguration file (mode 0600, removed afterwards), so the token is in
 # no argv, neither labctl's nor this node's.

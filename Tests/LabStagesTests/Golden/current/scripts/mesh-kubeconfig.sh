@@ -3,7 +3,6 @@
 # Seed section 11. Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 11: installs the merged kubeconfig (both clusters' contexts) on this node, where the mesh
 # stages run istioctl. It arrives base64-encoded as the line after this script on standard input.
 TARGET="$HOME/.kube/labctl-mesh.yaml"

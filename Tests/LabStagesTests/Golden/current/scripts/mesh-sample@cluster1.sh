@@ -3,7 +3,6 @@
 # Seed section 14 (deploy). Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 14 for cluster1: the sample namespace with sidecar injection, the helloworld service,
 # helloworld v1 (one version per cluster), and the curl client.
 # Mesh stages run on cluster1-ctrl-plane (where the seed runs istioctl) with the merged kubeconfig;

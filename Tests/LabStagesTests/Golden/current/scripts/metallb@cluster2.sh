@@ -3,7 +3,6 @@
 # Seed section 9. Lab istio-multicluster, profile current, runs on cluster2-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 export KUBECONFIG=/etc/kubernetes/admin.conf
 # ---- labctl script library ----
 # Logs go to stderr; stdout carries only machine-readable key=value lines.
@@ -98,7 +97,6 @@ fi
 pool=$(mktemp)
 trap 'rm -f "$pool"' EXIT
 cat > "$pool" <<'LABCTL_EOF'
-
 # MetalLB 0.16.1: layer-2 pool for cluster2 (ConfigMaps are not read since 0.13).
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool

@@ -3,7 +3,6 @@
 # Seed section 2.2, 2.3. Lab istio-multicluster, profile seed-2021, runs on ubuntu-20042-base.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Runs as the lab user (sudo may still ask for a password). labctl sends the sudo password
 # as the line after this script on standard input: it never appears in argv or in a file.
 LAB_USER=hung

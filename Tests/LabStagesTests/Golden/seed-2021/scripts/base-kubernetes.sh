@@ -3,7 +3,6 @@
 # Seed section 4.2. Lab istio-multicluster, profile seed-2021, runs on ubuntu-20042-base.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # ---- labctl script library ----
 # Logs go to stderr; stdout carries only machine-readable key=value lines.
 log() { printf 'labctl: %s\n' "$*" >&2; }

@@ -3,7 +3,6 @@
 # Seed section 10. Lab istio-multicluster, profile seed-2021, runs on cluster2-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 10: resolve kubernetes.default from a pod, then clean up.
 export KUBECONFIG=/etc/kubernetes/admin.conf
 EXPECTED=10.96.0.1

@@ -3,7 +3,6 @@
 # Seed section 13.1, 13.4 (corrected). Lab istio-multicluster, profile seed-2021, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 13.1/13.4 for cluster1: this cluster's IstioOperator values, installed into this
 # cluster's context. Context and values come from the same lab.json cluster entry, so the seed's
 # 13.4 mistake (cluster2.yaml installed with cluster1's context) cannot be rendered.

@@ -3,7 +3,6 @@
 # Seed section 8.2. Lab istio-multicluster, profile seed-2021, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Prints a fresh join command on stdout. Its output is SECRET: labctl passes it to the worker on
 # standard input and never logs it. The token lives 30 minutes (not kubeadm's default 24 h).
 export KUBECONFIG=/etc/kubernetes/admin.conf

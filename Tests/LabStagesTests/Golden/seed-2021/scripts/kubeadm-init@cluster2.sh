@@ -3,7 +3,6 @@
 # Seed section 8.1. Lab istio-multicluster, profile seed-2021, runs on cluster2-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 LAB_USER=hung
 CONFIG=/etc/kubernetes/labctl-kubeadm.yaml
 export KUBECONFIG=/etc/kubernetes/admin.conf

@@ -3,7 +3,6 @@
 # Seed section 14 (deploy). Lab istio-multicluster, profile seed-2021, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 14 for cluster2: the sample namespace with sidecar injection, the helloworld service,
 # helloworld v2 (one version per cluster), and the sleep client.
 # Mesh stages run on cluster1-ctrl-plane (where the seed runs istioctl) with the merged kubeconfig;

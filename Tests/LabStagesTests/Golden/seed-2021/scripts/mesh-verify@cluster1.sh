@@ -3,7 +3,6 @@
 # Seed section 14 (verify). Lab istio-multicluster, profile seed-2021, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 14 from cluster1: call helloworld until every version (v1,v2) has answered,
 # at most 30 times. Prints one machine-readable line per fact.
 # Mesh stages run on cluster1-ctrl-plane (where the seed runs istioctl) with the merged kubeconfig;

@@ -3,7 +3,6 @@
 # Seed section 9. Lab istio-multicluster, profile seed-2021, runs on cluster2-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 export KUBECONFIG=/etc/kubernetes/admin.conf
 # ---- labctl script library ----
 # Logs go to stderr; stdout carries only machine-readable key=value lines.
@@ -90,7 +89,6 @@ fi
 pool=$(mktemp)
 trap 'rm -f "$pool"' EXIT
 cat > "$pool" <<'LABCTL_EOF'
-
 # MetalLB 0.10.2: layer-2 pool for cluster2 (seed 9.4/9.5).
 apiVersion: v1
 kind: ConfigMap

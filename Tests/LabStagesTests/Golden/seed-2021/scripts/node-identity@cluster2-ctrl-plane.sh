@@ -3,7 +3,6 @@
 # Seed section 7.1-7.4. Lab istio-multicluster, profile seed-2021, runs on cluster2-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 NODE=cluster2-ctrl-plane
 IFACE=ens33
 ADDRESS=194.89.64.13

@@ -3,7 +3,6 @@
 # Seed section 7.5. Lab istio-multicluster, profile seed-2021, runs on cluster2-worker-node01.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Seed 7.5 as key=value lines that labctl compares with lab.json.
 IFACE=ens33
 # ---- labctl script library ----

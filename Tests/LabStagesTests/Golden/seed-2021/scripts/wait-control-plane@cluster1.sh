@@ -3,7 +3,6 @@
 # Seed section 8.3 (watch kubectl get pods -A). Lab istio-multicluster, profile seed-2021, runs on cluster1-ctrl-plane.
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
-
 # Waits, with a deadline, until the listed nodes are Ready and CoreDNS is rolled out
 # (CoreDNS stays Pending until a CNI runs: create-cluster-kubeadm.md).
 export KUBECONFIG=/etc/kubernetes/admin.conf
