@@ -1,0 +1,147 @@
+import Foundation
+import LabKit
+import Testing
+@testable import LabStages
+
+/// Runs rendered scripts under the real bash with stub commands in PATH (kubectl cannot reach a
+/// cluster here). `sleep` is stubbed too, so bounded waits finish at once and their bounds are visible.
+@Suite struct StubRunTests {
+    struct Stubs {
+        let dir: String
+        init(_ stubs: [String: String]) throws {
+            dir = try Fixture.tempDir()
+            for (name, body) in stubs.merging(["sleep": "exit 0"], uniquingKeysWith: { a, _ in a }) {
+                let path = "\(dir)/\(name)"
+                try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+                chmod(path, 0o755)
+            }
+        }
+        var environment: [String: String] {
+            var env = ProcessInfo.processInfo.environment
+            env["PATH"] = dir + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+            env["HOME"] = dir
+            env["TMPDIR"] = dir
+            env["STUB"] = dir
+            return env
+        }
+        func run(_ script: RenderedScript) throws -> (status: Int32, stdout: String, stderr: String) {
+            let command = try script.command()
+            return try Fixture.run(command.arguments, stdin: command.stdin, environment: environment)
+        }
+        func journal() -> [String] {
+            ((try? String(contentsOfFile: "\(dir)/journal", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        func remove() { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    /// kubectl that answers helloworld calls from a list of replies, one per call.
+    static func verifyKubectl(replies: [String]) -> String {
+        """
+        printf '%s\\n' "$*" >> "$STUB/journal"
+        case "$*" in
+          *"get pod -l app="*) echo client-7d9f ;;
+          *" exec "*)
+            n=$(cat "$STUB/calls" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$STUB/calls"
+            case "$n" in
+        \(replies.enumerated().map { "      \($0.offset + 1)) echo '\($0.element)' ;;" }.joined(separator: "\n"))
+              *) echo 'upstream connect error' ;;
+            esac ;;
+        esac
+        """
+    }
+
+    @Test func meshVerifyStopsWhenBothVersionsAnswered() throws {
+        let stubs = try Stubs(["kubectl": Self.verifyKubectl(replies: [
+            "Hello version: v2, instance: helloworld-v2-abc", "no healthy upstream",
+            "Hello version: v2, instance: helloworld-v2-abc", "Hello version: v1, instance: helloworld-v1-xyz",
+        ])])
+        defer { stubs.remove() }
+        let script = try Fixture.scripts(profile: "current").render(.meshVerify, cluster: "cluster1")
+        let result = try stubs.run(script)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(StageOutput.parse(result.stdout) == ["verify.cluster1.answered": "v1,v2", "verify.cluster1.tries": "4", "verify.cluster1.ok": "true"])
+        let calls = stubs.journal().filter { $0.contains(" exec ") }
+        #expect(calls.count == 4)
+        #expect(calls.allSatisfy { $0.hasPrefix("--context=cluster1 -n sample exec -c curl client-7d9f -- curl -sS --max-time 5 helloworld.sample:5000/hello") })
+    }
+
+    @Test func meshVerifyGivesUpAfterItsBoundAndSaysWhatIsMissing() throws {
+        let stubs = try Stubs(["kubectl": Self.verifyKubectl(replies: Array(repeating: "Hello version: v1, instance: helloworld-v1-xyz", count: 100))])
+        defer { stubs.remove() }
+        let script = try Fixture.scripts(profile: "seed-2021").render(.meshVerify, cluster: "cluster2")
+        let result = try stubs.run(script)
+        #expect(result.status != 0)
+        #expect(StageOutput.parse(result.stdout) == ["verify.cluster2.answered": "v1", "verify.cluster2.tries": "\(StageScripts.verifyTries)", "verify.cluster2.ok": "false"])
+        #expect(result.stderr.contains("from cluster2, v2 never answered in \(StageScripts.verifyTries) tries"))
+        #expect(stubs.journal().filter { $0.contains(" exec -c sleep ") }.count == StageScripts.verifyTries)
+    }
+
+    @Test func waitNodesIsBoundedAndNamesTheNode() throws {
+        let stubs = try Stubs(["kubectl": """
+            printf '%s\\n' "$*" >> "$STUB/journal"
+            case "$*" in
+              *"get node cluster1-ctrl-plane "*) echo True ;;
+              *"get node cluster1-worker-node01 "*) echo False ;;
+              *"rollout status"*) exit 0 ;;
+            esac
+            """])
+        defer { stubs.remove() }
+        let scripts = try Fixture.scripts(profile: "seed-2021")
+        let cp = try stubs.run(try scripts.render(.waitControlPlane, cluster: "cluster1"))
+        #expect(cp.status == 0, "\(cp.stderr)")
+        #expect(StageOutput.parse(cp.stdout) == ["node.cluster1-ctrl-plane": "Ready", "coredns": "ready"])
+        let all = try stubs.run(try scripts.render(.waitNodes, cluster: "cluster1"))
+        #expect(all.status != 0)
+        #expect(all.stderr.contains("node cluster1-worker-node01 is not Ready after 5 minutes"))
+        #expect(stubs.journal().filter { $0.contains("get node cluster1-worker-node01 ") }.count == 60, "60 tries of 5 s")
+    }
+
+    @Test func dnsCheckComparesTheAnswerAndCleansUp() throws {
+        let answer = """
+            Server:\t\t10.96.0.10
+            Address:\t10.96.0.10#53
+
+            Name:\tkubernetes.default.svc.cluster.local
+            Address: ANSWER
+            """
+        func kubectl(_ ip: String) -> String {
+            """
+            printf '%s\\n' "$*" >> "$STUB/journal"
+            case "$*" in
+              "exec "*) cat <<'EOF'
+            \(answer.replacingOccurrences(of: "ANSWER", with: ip))
+            EOF
+              ;;
+            esac
+            """
+        }
+        let scripts = try Fixture.scripts(profile: "current")
+        let good = try Stubs(["kubectl": kubectl("10.96.0.1")])
+        defer { good.remove() }
+        let ok = try good.run(try scripts.render(.dnsCheck, cluster: "cluster2"))
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(StageOutput.parse(ok.stdout) == ["dns.kubernetes.default": "10.96.0.1"])
+        #expect(good.journal().last?.hasPrefix("delete pod labctl-dnsutils") == true, "the pod is deleted at the end")
+        let wrong = try Stubs(["kubectl": kubectl("10.0.0.1")])
+        defer { wrong.remove() }
+        let bad = try wrong.run(try scripts.render(.dnsCheck, cluster: "cluster2"))
+        #expect(bad.status != 0 && bad.stderr.contains("expected 10.96.0.1"))
+        #expect(wrong.journal().last?.hasPrefix("delete pod labctl-dnsutils") == true, "cleaned up after a failure too")
+    }
+
+    @Test func remoteSecretNeverPassesTheTokenInArgv() throws {
+        let stubs = try Stubs([
+            "istioctl": "printf '%s\\n' \"istioctl $*\" >> \"$STUB/journal\"; printf 'kind: Secret\\ndata: {token: SECRET-BEARER}\\n'",
+            "kubectl": "printf '%s\\n' \"kubectl $*\" >> \"$STUB/journal\"; cat >> \"$STUB/applied-$(echo \"$*\" | sed 's/.*--context=\\([a-z0-9]*\\).*/\\1/')\"",
+        ])
+        defer { stubs.remove() }
+        let result = try stubs.run(try Fixture.scripts(profile: "seed-2021").render(.istioRemoteSecret, cluster: "cluster2"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(stubs.journal() == [
+            "istioctl x create-remote-secret --context=cluster2 --name=cluster2 --server=https://194.89.64.13:6443",
+            "kubectl --context=cluster1 apply -f -",
+        ])
+        #expect(try String(contentsOfFile: "\(stubs.dir)/applied-cluster1", encoding: .utf8).contains("SECRET-BEARER"))
+        #expect(!result.stdout.contains("SECRET-BEARER") && !result.stderr.contains("SECRET-BEARER"))
+    }
+}
