@@ -145,3 +145,73 @@ import Testing
         #expect(!result.stdout.contains("SECRET-BEARER") && !result.stderr.contains("SECRET-BEARER"))
     }
 }
+
+extension StubRunTests {
+    /// The §5.5 guard: if istiod in context X reports another cluster's identity, the stage fails.
+    @Test func istioInstallChecksTheIdentityOfTheIstiodItInstalled() throws {
+        func kubectl(clusterID: String) -> String {
+            """
+            printf '%s\\n' "kubectl $*" >> "$STUB/journal"
+            case "$*" in
+              *"get deployment istiod"*) if [ -f "$STUB/installed" ]; then echo \(clusterID); fi ;;
+              *"get namespace istio-system"*) echo network2 ;;
+            esac
+            """
+        }
+        let istioctl = "printf '%s\\n' \"istioctl $*\" >> \"$STUB/journal\"; cp \"$5\" \"$STUB/operator.yaml\"; touch \"$STUB/installed\""
+        let script = try Fixture.scripts(profile: "current").render(.istioInstall, cluster: "cluster2")
+        let good = try Stubs(["kubectl": kubectl(clusterID: "cluster2"), "istioctl": istioctl])
+        defer { good.remove() }
+        let ok = try good.run(script)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(StageOutput.parse(ok.stdout)["istio.cluster2.clusterId"] == "cluster2")
+        #expect(good.journal().contains { $0.hasPrefix("istioctl install --context=cluster2 -y -f ") })
+        let op = try String(contentsOfFile: "\(good.dir)/operator.yaml", encoding: .utf8)
+        #expect(op.contains("clusterName: cluster2") && op.contains("network: network2") && !op.contains("cluster1"))
+        // Re-run: istiod already has this identity, so nothing is installed again.
+        let again = try good.run(script)
+        #expect(StageOutput.parse(again.stdout)["istio.cluster2.install"] == "skipped")
+        #expect(good.journal().filter { $0.hasPrefix("istioctl install") }.count == 1)
+
+        let wrong = try Stubs(["kubectl": kubectl(clusterID: "cluster1"), "istioctl": istioctl])
+        defer { wrong.remove() }
+        let bad = try wrong.run(script)
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("istiod in context cluster2 reports CLUSTER_ID=cluster1"))
+    }
+
+    @Test func metallbPatchesStrictARPOnlyInIPVSMode() throws {
+        func kubectl(mode: String) -> String {
+            """
+            printf '%s\\n' "$*" >> "$STUB/journal"
+            case "$*" in
+              *"get configmap kube-proxy -o jsonpath"*) printf 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\\nipvs:\\n  strictARP: false\\nmode: \(mode)\\n' ;;
+              *"get configmap kube-proxy -o yaml"*) printf 'data:\\n  config.conf: |-\\n    ipvs:\\n      strictARP: false\\n' ;;
+              *"get endpoints metallb-webhook-service"*) echo 10.32.0.5 ;;
+              *"apply -f -"*) cat > "$STUB/kube-proxy.yaml" ;;
+              *"apply -f /"*) cp "$(echo "$*" | sed 's/.*apply -f //')" "$STUB/pool.yaml" ;;
+            esac
+            """
+        }
+        let scripts = try Fixture.scripts(profile: "current")
+        let iptables = try Stubs(["kubectl": kubectl(mode: "iptables")])
+        defer { iptables.remove() }
+        let plain = try iptables.run(try scripts.render(.metallb, cluster: "cluster1"))
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(!iptables.journal().contains { $0.contains("rollout restart daemonset/kube-proxy") })
+        #expect(StageOutput.parse(plain.stdout)["kubeProxy.strictARP"] == nil)
+        #expect(try String(contentsOfFile: "\(iptables.dir)/pool.yaml", encoding: .utf8).contains("- 194.89.64.81-194.89.64.100"))
+        let order = iptables.journal()
+        let webhook = order.firstIndex { $0.contains("metallb-webhook-service") } ?? 99
+        let pool = order.firstIndex { $0.hasPrefix("apply -f /") } ?? -1
+        #expect(webhook < pool, "the pool is applied after the webhook has an endpoint")
+
+        let ipvs = try Stubs(["kubectl": kubectl(mode: "ipvs")])
+        defer { ipvs.remove() }
+        let patched = try ipvs.run(try scripts.render(.metallb, cluster: "cluster1"))
+        #expect(patched.status == 0, "\(patched.stderr)")
+        #expect(StageOutput.parse(patched.stdout)["kubeProxy.strictARP"] == "true")
+        #expect(try String(contentsOfFile: "\(ipvs.dir)/kube-proxy.yaml", encoding: .utf8).contains("strictARP: true"))
+        #expect(ipvs.journal().contains { $0.contains("rollout restart daemonset/kube-proxy") })
+    }
+}
