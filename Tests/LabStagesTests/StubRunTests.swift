@@ -215,3 +215,64 @@ extension StubRunTests {
         #expect(ipvs.journal().contains { $0.contains("rollout restart daemonset/kube-proxy") })
     }
 }
+
+extension StubRunTests {
+    /// Seed 2.2/2.3 with a stub sudo: the password reaches `sudo -S` on a pipe, never argv; the key is
+    /// added once; the sudoers rule is checked with visudo before it is installed.
+    @Test func baseAccessUsesThePasswordOnceAndOnlyOnStdin() throws {
+        let password = "correct horse battery staple"
+        let stubs = try Stubs([
+            // `sudo -n …` works once the rule exists; `sudo -S -p '' bash -c SCRIPT NAME RULE FILE` checks the
+            // password from stdin and runs SCRIPT with FILE moved into the stub directory.
+            "sudo": """
+                printf '%s\\n' "sudo $*" >> "$STUB/journal"
+                if [ "$1" = -n ]; then [ -f "$STUB/sudoers" ]; exit $?; fi
+                IFS= read -r pw
+                [ "$pw" = '\(password)' ] || { echo 'sudo: wrong password' >&2; exit 1; }
+                shift 5
+                exec bash -c "$1" "$2" "$3" "$STUB/sudoers"
+                """,
+            "visudo": "printf '%s\\n' \"visudo $*\" >> \"$STUB/journal\"; grep -qx 'hung ALL=(ALL) NOPASSWD: ALL' \"$2\"",
+        ])
+        defer { stubs.remove() }
+        let script = try Fixture.scripts(profile: "seed-2021").render(.baseAccess)
+        #expect(!script.sudo && script.input == .sudoPassword)
+        let command = try script.command(input: password)
+        let first = try Fixture.run(command.arguments, stdin: command.stdin, environment: stubs.environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(StageOutput.parse(first.stdout) == ["ssh.key": "added", "sudo.nopasswd": "added"])
+        #expect(try String(contentsOfFile: "\(stubs.dir)/sudoers", encoding: .utf8) == "hung ALL=(ALL) NOPASSWD: ALL\n")
+        #expect(try String(contentsOfFile: "\(stubs.dir)/.ssh/authorized_keys", encoding: .utf8) == Fixture.publicKey + "\n")
+        #expect(!stubs.journal().joined().contains(password), "the password is in no argv")
+        #expect(stubs.journal().contains { $0.hasPrefix("visudo -cf ") })
+        // Re-run: nothing changes and no password is needed.
+        let again = try Fixture.run(try script.command(input: "unused").arguments, stdin: try script.command(input: "unused").stdin,
+                                    environment: stubs.environment)
+        #expect(StageOutput.parse(again.stdout) == ["ssh.key": "present", "sudo.nopasswd": "present"])
+        #expect(try String(contentsOfFile: "\(stubs.dir)/.ssh/authorized_keys", encoding: .utf8) == Fixture.publicKey + "\n")
+    }
+
+    @Test func eastwestGatewayWithoutAnAddressNamesMetalLB() throws {
+        let stubs = try Stubs([
+            "kubectl": "printf '%s\\n' \"kubectl $*\" >> \"$STUB/journal\"; case \"$*\" in *'get service istio-eastwestgateway -o jsonpath'*) echo ;; *'get service'*) exit 1 ;; esac",
+            "istioctl": "printf '%s\\n' \"istioctl $*\" >> \"$STUB/journal\"",
+        ])
+        defer { stubs.remove() }
+        // The generator comes from the Istio release on the node; a stub stands in for it.
+        let script = try Fixture.scripts(profile: "seed-2021").render(.istioEastWest, cluster: "cluster1")
+        let text = script.text.replacingOccurrences(of: "ISTIO_DIR=/opt/istio-1.10.1", with: "ISTIO_DIR=\(stubs.dir)/istio")
+        try FileManager.default.createDirectory(atPath: "\(stubs.dir)/istio/samples/multicluster", withIntermediateDirectories: true)
+        try "#!/bin/sh\nprintf '%s\\n' \"gen $*\" >> \"$STUB/journal\"\necho 'kind: IstioOperator'\n"
+            .write(toFile: "\(stubs.dir)/istio/samples/multicluster/gen-eastwest-gateway.sh", atomically: true, encoding: .utf8)
+        chmod("\(stubs.dir)/istio/samples/multicluster/gen-eastwest-gateway.sh", 0o755)
+        var patched = script
+        patched.text = text
+        let result = try stubs.run(patched)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("MetalLB gives it one from 194.89.64.81-194.89.64.100"))
+        let journal = stubs.journal()
+        #expect(journal.contains("gen --mesh mesh1 --cluster cluster1 --network network1"))
+        #expect(journal.contains { $0.hasPrefix("istioctl install --context=cluster1 -y -f ") })
+        #expect(journal.filter { $0.contains("-o jsonpath={.status.loadBalancer.ingress[0].ip}") }.count == 60)
+    }
+}
