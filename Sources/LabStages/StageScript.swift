@@ -59,6 +59,12 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// Base-image scripts that run before the worker checkpoint (seed 4.3, `base.workerCheckpoint`):
+    /// everything a worker needs. Workers are cloned from that snapshot.
+    public static let baseForWorkers: [StageScript] = [.baseAccess, .baseSwap, .baseNetwork, .baseKernel, .baseRuntime, .baseKubernetes]
+    /// Base-image scripts between the worker and the control-plane checkpoint (seed 5, 6, 6.2).
+    public static let baseForControlPlanes: [StageScript] = [.baseTools]
+
     /// The seed sections the script automates.
     public var seed: String {
         switch self {

@@ -211,3 +211,11 @@ import Yams
         #expect(problems.first?.message.contains("194.89.64.130/24") == true)
     }
 }
+
+extension ScriptTests {
+    @Test func basePhasesCoverEveryBaseScriptInOrder() {
+        let base = StageScript.allCases.filter { $0.scope == .base }
+        #expect(StageScript.baseForWorkers + StageScript.baseForControlPlanes == base)
+        #expect(!StageScript.baseForWorkers.contains(.baseTools), "istioctl and k9s come after snapshot#1 (seed 4.3)")
+    }
+}
