@@ -16,6 +16,7 @@ let package = Package(
         // The Istio plug-in CA (LabPKI): X.509 and RSA keys, see docs/pki.md.
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries from the system (see README: libssh2-1-dev, libxml2-dev, pkg-config).
@@ -56,7 +57,9 @@ let package = Package(
         // Remote stages: scripts and manifests as resources.
         .target(
             name: "LabStages",
-            dependencies: ["LabKit", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: [
+                "LabKit", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
+            ],
             resources: [.copy("Resources")]
         ),
         // The ArgumentParser layer: the only module that prints.
@@ -76,5 +79,6 @@ let package = Package(
         .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI"], resources: [.copy("Golden")]),
         // End-to-end testbed (Tests/Testbed): real guests behind a fake vmrun; needs root.
         .testTarget(name: "TestbedTests", dependencies: ["LabKit"]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit"], resources: [.copy("Golden")]),
     ]
 )

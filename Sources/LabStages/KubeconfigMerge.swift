@@ -1,0 +1,134 @@
+import Foundation
+import LabKit
+import Yams
+
+/// Seed 11: one kubeconfig with a context per cluster, made from the clusters' admin.conf files.
+///
+/// kubeadm names everything after `clusterName` (`kubernetes-admin@cluster1`), but the user is
+/// `kubernetes-admin` in both files, so a naive merge loses one cluster's credentials. Here the
+/// cluster, the user and the context are all renamed after the lab's cluster (`cluster1`), and
+/// each server is set to the control plane's lab address, which both the host and the other
+/// cluster reach (`create-remote-secret` embeds it; stages.md §5.2).
+public enum KubeconfigMerge {
+    public struct Entry: Sendable, Hashable {
+        public var cluster: String
+        public var adminConf: String
+        /// `https://<address>:6443`; nil keeps the server admin.conf names.
+        public var server: String?
+        public init(cluster: String, adminConf: String, server: String? = nil) {
+            self.cluster = cluster
+            self.adminConf = adminConf
+            self.server = server
+        }
+    }
+
+    /// Merges admin.conf files, keeping each file's server.
+    public static func merge(_ configs: [(cluster: String, adminConf: String)]) throws -> String {
+        try merge(entries: configs.map { Entry(cluster: $0.cluster, adminConf: $0.adminConf) })
+    }
+
+    /// Merges the lab's admin.conf files (by cluster name), each server set to its control plane.
+    public static func merge(lab: Lab, adminConfs: [String: String]) throws -> String {
+        let entries = try lab.clusters.map { cluster -> Entry in
+            guard let conf = adminConfs[cluster.name] else {
+                throw LabError(.internalError, "no admin.conf for \(cluster.name)", location: "cluster \(cluster.name)")
+            }
+            guard let cp = cluster.controlPlane else {
+                throw LabError(.invalidInput, "cluster \(cluster.name) has no control-plane node", location: "lab.json: clusters")
+            }
+            return Entry(cluster: cluster.name, adminConf: conf, server: "https://\(cp.address):6443")
+        }
+        return try merge(entries: entries)
+    }
+
+    public static func merge(entries: [Entry]) throws -> String {
+        var clusters: [[String: Any]] = []
+        var users: [[String: Any]] = []
+        var contexts: [[String: Any]] = []
+        var seen = Set<String>()
+        for entry in entries {
+            guard seen.insert(entry.cluster).inserted else {
+                throw LabError(.internalError, "cluster \(entry.cluster) appears twice in the kubeconfig merge")
+            }
+            let location = "admin.conf of \(entry.cluster)"
+            let object: Any?
+            do { object = try Yams.load(yaml: entry.adminConf) } catch {
+                throw LabError(.commandFailed, "the admin kubeconfig is not YAML", location: location, cause: "\(error)")
+            }
+            guard let config = object as? [String: Any] else {
+                throw LabError(.commandFailed, "the admin kubeconfig is not a YAML mapping", location: location)
+            }
+            let allContexts = config["contexts"] as? [[String: Any]] ?? []
+            let current = config["current-context"] as? String
+            guard let context = allContexts.first(where: { $0["name"] as? String == current }) ?? allContexts.first,
+                  let body = context["context"] as? [String: Any],
+                  let clusterName = body["cluster"] as? String, let userName = body["user"] as? String
+            else {
+                throw LabError(.commandFailed, "the admin kubeconfig has no usable context", location: location)
+            }
+            guard var cluster = (config["clusters"] as? [[String: Any]])?.first(where: { $0["name"] as? String == clusterName })?["cluster"] as? [String: Any] else {
+                throw LabError(.commandFailed, "the admin kubeconfig has no cluster '\(clusterName)'", location: location)
+            }
+            guard let user = (config["users"] as? [[String: Any]])?.first(where: { $0["name"] as? String == userName })?["user"] as? [String: Any] else {
+                throw LabError(.commandFailed, "the admin kubeconfig has no user '\(userName)'", location: location)
+            }
+            if let server = entry.server { cluster["server"] = server }
+            clusters.append(["name": entry.cluster, "cluster": cluster])
+            users.append(["name": entry.cluster, "user": user])
+            var renamed = body
+            renamed["cluster"] = entry.cluster
+            renamed["user"] = entry.cluster
+            contexts.append(["name": entry.cluster, "context": renamed])
+        }
+        let merged: [String: Any] = [
+            "apiVersion": "v1", "kind": "Config", "preferences": [String: Any](),
+            "clusters": clusters, "users": users, "contexts": contexts,
+            "current-context": entries.first?.cluster ?? "",
+        ]
+        do { return try Yams.dump(object: merged, sortKeys: true) } catch {
+            throw LabError(.internalError, "cannot write the merged kubeconfig as YAML", cause: "\(error)")
+        }
+    }
+
+    /// Writes the merged kubeconfig to the lab's state directory (`LabPaths.kubeconfig`), mode 0600.
+    public static func write(_ text: String, paths: LabPaths) throws {
+        try write(text, to: paths.kubeconfig)
+    }
+
+    /// Writes atomically with mode 0600: a private temporary file in the same directory, then rename,
+    /// so no reader ever sees a partial file and the client key is never world-readable.
+    public static func write(_ text: String, to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw LabError(.commandFailed, "cannot create the directory for the kubeconfig", location: dir, cause: "\(error)")
+        }
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw LabError(.commandFailed, "cannot create \(tmp): \(String(cString: strerror(errno)))", location: tmp)
+        }
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                unlink(tmp)
+                throw LabError(.commandFailed, "cannot write the kubeconfig: \(reason)", location: tmp)
+            }
+            written += n
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw LabError(.commandFailed, "cannot move the kubeconfig into place: \(reason)", location: path)
+        }
+        chmod(path, 0o600)
+    }
+}

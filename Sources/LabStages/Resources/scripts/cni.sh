@@ -1,0 +1,54 @@
+{{> _header}}
+export KUBECONFIG=/etc/kubernetes/admin.conf
+POD_SUBNET={{cluster.podSubnet}}
+MANIFEST_URL='{{profile.cni.manifestURL}}'
+{{> _lib}}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fetch "$MANIFEST_URL" "$work/cni.yaml"
+{{#flags.weave}}
+# Seed 8.3: Weave Net {{profile.cni.version}}. cloud.weave.works is gone (weaveworks/weave#3960); Weave's
+# own docs moved to this release asset, whose images are pinned to {{profile.cni.version}}. Its
+# IPALLOC_RANGE must equal the pod subnet kube-proxy was given (weave kube-addon.md "Things to watch
+# out for"), so it is set explicitly before the first weave pod starts.
+python3 - "$work/cni.yaml" "$POD_SUBNET" <<'LABCTL_EOF'
+import sys, yaml
+path, subnet = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    doc = yaml.safe_load(f)
+found = False
+for item in doc.get("items", [doc]):
+    if item.get("kind") != "DaemonSet":
+        continue
+    for container in item["spec"]["template"]["spec"]["containers"]:
+        if container["name"] == "weave":
+            env = [e for e in container.get("env", []) if e.get("name") != "IPALLOC_RANGE"]
+            env.append({"name": "IPALLOC_RANGE", "value": subnet})
+            container["env"] = env
+            found = True
+if not found:
+    sys.exit("no weave container in the Weave manifest")
+with open(path, "w") as f:
+    yaml.safe_dump(doc, f, default_flow_style=False)
+LABCTL_EOF
+kubectl apply -f "$work/cni.yaml" >&2
+if ! kubectl -n kube-system rollout status daemonset/weave-net --timeout=300s >&2; then
+  die "weave-net did not roll out within 5 minutes"
+fi
+result cni.weave "$(kubectl -n kube-system get daemonset weave-net -o jsonpath='{.spec.template.spec.containers[0].image}')"
+{{/flags.weave}}
+{{#flags.flannel}}
+# Flannel {{profile.cni.version}}: its manifest hard-codes {{profile.cni.defaultPodSubnet}} in net-conf.json;
+# it must be the cluster's pod subnet (flannel Documentation/kubernetes.md).
+sed -i "s#\"Network\": \"{{profile.cni.defaultPodSubnet}}\"#\"Network\": \"$POD_SUBNET\"#" "$work/cni.yaml"
+if ! grep -qF "\"Network\": \"$POD_SUBNET\"" "$work/cni.yaml"; then
+  die "the Flannel manifest has no net-conf.json Network to set; check $MANIFEST_URL"
+fi
+kubectl apply -f "$work/cni.yaml" >&2
+if ! kubectl -n kube-flannel rollout status daemonset/kube-flannel-ds --timeout=300s >&2; then
+  die "kube-flannel-ds did not roll out within 5 minutes"
+fi
+result cni.flannel "$(kubectl -n kube-flannel get daemonset kube-flannel-ds -o jsonpath='{.spec.template.spec.containers[0].image}')"
+{{/flags.flannel}}
+result cni.podSubnet "$POD_SUBNET"

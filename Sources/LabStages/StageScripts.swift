@@ -1,0 +1,388 @@
+import Foundation
+import LabKit
+import Mustache
+
+/// A script rendered for one lab, cluster or node: what the stage engine runs over SSH.
+///
+/// Run it with `command(input:)`: the text goes to `bash -s` on standard input, never in argv.
+/// Scripts with an `input` read one secret after their own text (their last line is `main`, and
+/// bash leaves the rest of standard input to the commands it runs, as POSIX requires of a shell
+/// reading commands from standard input).
+public struct RenderedScript: Sendable, Hashable {
+    public var script: StageScript
+    /// `kubeadm-init@cluster1`, `node-identity@cluster1-worker-node01`: for logs and journals.
+    public var name: String
+    /// The node (or the base VM) to run it on.
+    public var host: String
+    public var text: String
+    /// Values that must be redacted wherever the script or its output is shown. Empty at render
+    /// time (no secret is rendered into a script); `command(input:)` adds the input.
+    public var secrets: [String]
+    public var sudo: Bool
+    public var deadline: Duration
+    /// The secret the stage must send after the script, if any.
+    public var input: SecretInput?
+    /// Standard output is secret: pass it on (join command, admin.conf), never log it.
+    public var outputIsSecret: Bool
+    /// The manifests embedded in the text, by name (for tests, dry runs and `--explain`).
+    public var manifests: [String: String]
+
+    /// The command that runs the script. `input` is required exactly when `self.input` is set.
+    public func command(input secret: String? = nil) throws -> Command {
+        var stdin = text.hasSuffix("\n") ? text : text + "\n"
+        var secrets = self.secrets
+        switch (self.input, secret) {
+        case (nil, nil):
+            break
+        case (let kind?, let secret?):
+            guard !secret.isEmpty else {
+                throw LabError(.internalError, "\(name) needs its \(kind.rawValue) input, got an empty one", location: name)
+            }
+            if kind != .caCertificates, secret.contains("\n") {
+                throw LabError(.internalError, "\(name) reads its \(kind.rawValue) as one line", location: name)
+            }
+            stdin += secret.hasSuffix("\n") ? secret : secret + "\n"
+            secrets.append(secret)
+            secrets += secret.split(separator: "\n").map { String($0) }
+        case (let kind?, nil):
+            throw LabError(.internalError, "\(name) needs its \(kind.rawValue) on standard input", location: name)
+        case (nil, .some):
+            throw LabError(.internalError, "\(name) takes no input", location: name)
+        }
+        return Command.script(stdin, deadline: deadline, sudo: sudo, secrets: secrets)
+    }
+}
+
+/// Renders the embedded scripts and manifests for one lab and its profile.
+///
+/// ```swift
+/// let scripts = try StageScripts(lab: lab)
+/// let init = try scripts.render(.kubeadmInit, cluster: "cluster1")
+/// let result = try await session.run(init.command())
+/// ```
+public struct StageScripts: Sendable {
+    public let lab: Lab
+    public let profile: Profile
+    /// The lab's SSH public key line (`ssh-ed25519 AAAA… comment`), needed by `base-access` only.
+    public let publicKey: String?
+
+    /// Where the merged kubeconfig lives on the mesh node, relative to the lab user's home.
+    public static let meshKubeconfigPath = ".kube/labctl-mesh.yaml"
+    /// How often `mesh-verify` calls helloworld at most.
+    public static let verifyTries = 30
+
+    public init(lab: Lab, publicKey: String? = nil) throws {
+        try Self.validate(lab: lab)
+        if let publicKey, !Self.isSafe(publicKey, extra: "+/=@:._- ") {
+            throw LabError(.invalidInput, "the SSH public key has characters a script cannot carry", location: "ssh public key",
+                           hint: "use an OpenSSH public key line: ssh-ed25519 AAAA… comment")
+        }
+        self.lab = lab
+        self.profile = try Profile.load(for: lab)
+        self.publicKey = publicKey
+    }
+
+    public static func render(_ script: StageScript, lab: Lab, cluster: String? = nil, node: String? = nil,
+                              publicKey: String? = nil) throws -> RenderedScript {
+        try StageScripts(lab: lab, publicKey: publicKey).render(script, cluster: cluster, node: node)
+    }
+
+    /// The node the mesh stages run on: the first cluster's control plane (where the seed runs istioctl).
+    public var meshNode: NodeSpec? { lab.clusters.first?.controlPlane }
+
+    /// Renders one script. Base scripts take neither `cluster` nor `node`; node scripts take `node`;
+    /// cluster scripts take `cluster`; lab scripts take neither.
+    public func render(_ script: StageScript, cluster clusterName: String? = nil, node nodeName: String? = nil) throws -> RenderedScript {
+        let (cluster, node) = try resolve(script, cluster: clusterName, node: nodeName)
+        var context = try baseContext(script: script, cluster: cluster, node: node)
+        let host = try host(for: script, cluster: cluster, node: node)
+        context["target"] = host
+
+        var manifests: [String: String] = [:]
+        for manifest in script.manifests {
+            manifests[manifest.rawValue] = try Self.render(template: manifest.templateName, kind: "manifests", context: context)
+        }
+        var embedded: [String: Any] = [:]
+        for (name, text) in manifests {
+            embedded[StageManifest(rawValue: name)?.contextKey ?? name] = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        }
+        context["manifests"] = embedded
+        let text = try Self.render(template: script.templateName, kind: "scripts", context: context)
+        let suffix = script.scope == .cluster ? cluster?.name : node?.name
+        return RenderedScript(
+            script: script, name: suffix.map { "\(script.rawValue)@\($0)" } ?? script.rawValue, host: host, text: text,
+            secrets: [], sudo: script.sudo, deadline: script.deadline, input: script.input,
+            outputIsSecret: script.outputIsSecret, manifests: manifests)
+    }
+
+    /// Renders one manifest on its own (the same text the script embeds).
+    public func render(manifest: StageManifest, cluster clusterName: String? = nil, node nodeName: String? = nil) throws -> String {
+        let scope: StageScript.Scope = nodeName != nil ? .node : clusterName != nil ? .cluster : .base
+        guard let owner = StageScript.allCases.first(where: { $0.manifests.contains(manifest) && $0.scope == scope }) else {
+            throw LabError(.internalError, "no script embeds \(manifest.rawValue) for a \(scope.rawValue)")
+        }
+        return try render(owner, cluster: clusterName, node: nodeName).manifests[manifest.rawValue] ?? ""
+    }
+
+    /// Every script of the lab, for every base, node and cluster it applies to, in `up` order.
+    public func renderAll() throws -> [RenderedScript] {
+        var out: [RenderedScript] = []
+        for script in StageScript.allCases {
+            switch script.scope {
+            case .base, .lab:
+                out.append(try render(script))
+            case .node:
+                let nodes = script == .kubeadmJoin ? lab.clusters.flatMap(\.workers) : lab.nodes
+                for node in nodes { out.append(try render(script, node: node.name)) }
+            case .cluster:
+                for cluster in lab.clusters { out.append(try render(script, cluster: cluster.name)) }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Resolution
+
+    private func resolve(_ script: StageScript, cluster: String?, node: String?) throws -> (ClusterSpec?, NodeSpec?) {
+        let where_ = "\(script.rawValue)"
+        switch script.scope {
+        case .base, .lab:
+            guard cluster == nil, node == nil else {
+                throw LabError(.internalError, "\(where_) is rendered for the whole lab, without a cluster or node", location: where_)
+            }
+            return (nil, nil)
+        case .node:
+            guard let node, cluster == nil || lab.node(named: node).flatMap(lab.cluster(of:))?.name == cluster else {
+                throw LabError(.internalError, "\(where_) is rendered for one node", location: where_)
+            }
+            guard let spec = lab.node(named: node), let owner = lab.cluster(of: spec) else {
+                throw LabError(.notFound, "no node '\(node)' in lab \(lab.name)", location: "lab.json: clusters[].nodes",
+                               hint: "nodes: \(lab.nodes.map(\.name).joined(separator: ", "))")
+            }
+            if script == .kubeadmJoin, spec.role != .worker {
+                throw LabError(.invalidInput, "\(node) is a control plane; only workers join", location: where_)
+            }
+            return (owner, spec)
+        case .cluster:
+            guard let cluster, node == nil else {
+                throw LabError(.internalError, "\(where_) is rendered for one cluster", location: where_)
+            }
+            guard let spec = lab.cluster(named: cluster) else {
+                throw LabError(.notFound, "no cluster '\(cluster)' in lab \(lab.name)", location: "lab.json: clusters",
+                               hint: "clusters: \(lab.clusters.map(\.name).joined(separator: ", "))")
+            }
+            guard let cp = spec.controlPlane else {
+                throw LabError(.invalidInput, "cluster \(cluster) has no control-plane node", location: "lab.json: clusters[\(cluster)].nodes")
+            }
+            return (spec, cp)
+        }
+    }
+
+    private func host(for script: StageScript, cluster: ClusterSpec?, node: NodeSpec?) throws -> String {
+        switch script {
+        case .istioCACerts, .istioRootCheck, .istioInstall, .istioEastWest, .istioRemoteSecret, .meshSample, .meshVerify, .meshKubeconfig:
+            guard let mesh = meshNode else {
+                throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: "lab.json: clusters")
+            }
+            return mesh.name
+        default:
+            if script.scope == .base { return lab.base.name }
+            guard let node else { throw LabError(.internalError, "\(script.rawValue) has no node to run on") }
+            return node.name
+        }
+    }
+
+    // MARK: - Context
+
+    private func baseContext(script: StageScript, cluster: ClusterSpec?, node: NodeSpec?) throws -> [String: Any] {
+        let profileJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(profile))
+        var context: [String: Any] = [
+            "script": ["id": script.rawValue, "summary": script.summary, "seed": script.seed],
+            "lab": ["name": lab.name, "user": lab.ssh.user, "publicKey": publicKey ?? ""],
+            "profile": profileJSON,
+            "network": [
+                "prefix": lab.network.subnet.prefixLength, "gateway": lab.network.gateway.description,
+                "dnsList": lab.network.dns.map(\.description).joined(separator: ", "),
+            ] as [String: Any],
+            "flags": [
+                "docker": profile.runtime.kind == .docker, "containerd": profile.runtime.kind == .containerd,
+                "k8sBinaries": profile.kubernetes.install == .binaries, "k8sApt": profile.kubernetes.install == .apt,
+                "weave": profile.cni.kind == .weave, "flannel": profile.cni.kind == .flannel,
+                "metallbConfigMap": profile.metallb.config == .configmap, "metallbCRDs": profile.metallb.config == .crds,
+                "ipvs": profile.kubernetes.kubeProxyMode == "ipvs",
+                "netplanGateway4": profile.os.netplanGateway == .gateway4,
+                "eastwestMeshClusterNetwork": profile.istio.eastWestGatewayFlags == .meshClusterNetwork,
+            ],
+            "hosts": lab.nodes.map { ["address": $0.address.description, "name": $0.name] },
+            "clusters": lab.clusters.map { ["name": $0.name, "network": $0.network] },
+            "firstCluster": lab.clusters.first?.name ?? "",
+            "mesh": [
+                "id": lab.mesh.id, "node": meshNode?.name ?? "", "kubeconfig": Self.meshKubeconfigPath,
+                "versions": Self.helloworldVersions(count: lab.clusters.count),
+                "versionList": Self.helloworldVersions(count: lab.clusters.count).joined(separator: ","),
+                "tries": Self.verifyTries,
+            ] as [String: Any],
+            "istio": [
+                "dir": "/opt/istio-\(profile.istio.version)",
+                "remoteSecretCommand": profile.istio.remoteSecretCommand.joined(separator: " "),
+            ],
+        ]
+        var base: [String: Any] = ["name": lab.base.name, "interface": lab.base.interface]
+        if let address = lab.base.address { base["address"] = address.description }
+        context["base"] = base
+        if script.scope == .base {
+            var host: [String: Any] = ["name": lab.base.name, "interface": lab.base.interface]
+            if let address = lab.base.address { host["address"] = address.description }
+            context["host"] = host
+        }
+        if let node {
+            let n: [String: Any] = ["name": node.name, "address": node.address.description, "interface": lab.base.interface,
+                                    "role": node.role.rawValue]
+            context["node"] = n
+            if script.scope == .node { context["host"] = n }
+        }
+        if let cluster {
+            guard let index = lab.clusters.firstIndex(of: cluster) else {
+                throw LabError(.internalError, "cluster \(cluster.name) is not in the lab")
+            }
+            let cp = cluster.controlPlane
+            var c: [String: Any] = [
+                "name": cluster.name, "network": cluster.network,
+                "podSubnet": cluster.podSubnet.description, "serviceSubnet": cluster.serviceSubnet.description,
+                "metallb": cluster.metallb.map(\.description),
+                "metallbList": cluster.metallb.map(\.description).joined(separator: ","),
+                "kubernetesServiceIP": cluster.serviceSubnet.host(1).description,
+                "controlPlane": cp?.name ?? "",
+                "apiServer": cp.map { "https://\($0.address):6443" } ?? "",
+            ]
+            let versions = Self.helloworldVersions(count: lab.clusters.count)
+            if script == .meshSample {
+                guard index < versions.count else {
+                    throw LabError(.unsupported, "Istio's helloworld sample has versions v1 and v2 only; the mesh check needs one per cluster",
+                                   location: "lab.json: clusters[\(index)]", hint: "the mesh verification supports two clusters")
+                }
+            }
+            c["helloworldVersion"] = index < versions.count ? versions[index] : ""
+            context["cluster"] = c
+            context["otherClusters"] = lab.clusters.filter { $0.name != cluster.name }.map { ["name": $0.name] }
+            context["waitNodes"] = script == .waitControlPlane ? [cp?.name ?? ""] : cluster.nodes.map(\.name)
+        }
+        return context
+    }
+
+    /// helloworld v1 in the first cluster, v2 in the second (seed 14); the sample has only these two.
+    static func helloworldVersions(count: Int) -> [String] {
+        Array(["v1", "v2"].prefix(count))
+    }
+
+    // MARK: - Validation
+
+    /// Names from lab.json end up in shell words and YAML scalars unquoted: allow only what a DNS
+    /// label, a user name or an interface name can hold, so no value can break out of its word.
+    static func validate(lab: Lab) throws {
+        var errors: [LabError] = []
+        func check(_ value: String, _ path: String) {
+            if value.isEmpty || !isSafe(value, extra: "._-") || value.hasPrefix("-") {
+                errors.append(LabError(.invalidInput, "'\(value)' cannot be used in a script", location: "lab.json: \(path)",
+                                       hint: "use letters, digits, '.', '_' and '-' only"))
+            }
+        }
+        check(lab.name, "name")
+        check(lab.ssh.user, "ssh.user")
+        check(lab.mesh.id, "mesh.id")
+        check(lab.base.name, "base.name")
+        check(lab.base.interface, "base.interface")
+        for (i, c) in lab.clusters.enumerated() {
+            check(c.name, "clusters[\(i)].name")
+            check(c.network, "clusters[\(i)].network")
+            for (j, n) in c.nodes.enumerated() { check(n.name, "clusters[\(i)].nodes[\(j)].name") }
+        }
+        if errors.count == 1, let only = errors.first { throw only }
+        if !errors.isEmpty { throw LabErrors(errors) }
+    }
+
+    static func isSafe(_ s: String, extra: String) -> Bool {
+        s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || extra.contains($0)) }
+    }
+
+    // MARK: - Templates
+
+    /// Partials shared by the scripts (`{{> _lib}}`).
+    static let partials = ["_header", "_lib", "_oscheck", "_netplan", "_mesh"]
+
+    static func render(template name: String, kind: String, context: [String: Any]) throws -> String {
+        let library = try library()
+        guard let text = library.render(context, withTemplate: "\(kind)/\(name)") else {
+            throw LabError(.internalError, "no embedded template \(kind)/\(name)", location: "Sources/LabStages/Resources/\(kind)")
+        }
+        return text
+    }
+
+    static func templateText(_ kind: String, _ file: String) throws -> String {
+        guard let url = EmbeddedResources.url(kind, file),
+              let text = try? String(contentsOf: url, encoding: .utf8)
+        else {
+            throw LabError(.internalError, "missing embedded resource \(kind)/\(file)", location: "Sources/LabStages/Resources/\(kind)/\(file)")
+        }
+        return text
+    }
+
+    /// Every template, parsed once. Text content type: nothing is HTML-escaped.
+    static func library() throws -> MustacheLibrary {
+        var library = MustacheLibrary()
+        let pragma = "{{% CONTENT_TYPE: TEXT}}\n"
+        do {
+            for partial in partials {
+                try library.register(pragma + templateText("scripts", partial + ".sh"), named: partial)
+            }
+            for script in Set(StageScript.allCases.map(\.templateName)) {
+                try library.register(pragma + templateText("scripts", script + ".sh"), named: "scripts/\(script)")
+            }
+            for manifest in StageManifest.allCases {
+                try library.register(pragma + templateText("manifests", manifest.templateName), named: "manifests/\(manifest.templateName)")
+            }
+        } catch let error as LabError {
+            throw error
+        } catch {
+            throw LabError(.internalError, "an embedded template does not parse", location: "Sources/LabStages/Resources", cause: "\(error)")
+        }
+        return library
+    }
+}
+
+/// The manifests the scripts embed.
+public enum StageManifest: String, CaseIterable, Sendable {
+    case netplan
+    case kubeadmConfig = "kubeadm-config"
+    case metallbPool = "metallb-pool"
+    case dnsutils
+    case istioOperator = "istio-operator"
+    case exposeServices = "expose-services"
+
+    var templateName: String { rawValue + ".yaml" }
+    var contextKey: String {
+        switch self {
+        case .netplan: "netplan"
+        case .kubeadmConfig: "kubeadmConfig"
+        case .metallbPool: "metallbPool"
+        case .dnsutils: "dnsutils"
+        case .istioOperator: "istioOperator"
+        case .exposeServices: "exposeServices"
+        }
+    }
+}
+
+extension StageScript {
+    /// The manifests this script embeds.
+    public var manifests: [StageManifest] {
+        switch self {
+        case .baseNetwork, .nodeIdentity: [.netplan]
+        case .kubeadmInit: [.kubeadmConfig]
+        case .metallb: [.metallbPool]
+        case .dnsCheck: [.dnsutils]
+        case .istioInstall: [.istioOperator]
+        case .istioEastWest: [.exposeServices]
+        default: []
+        }
+    }
+}

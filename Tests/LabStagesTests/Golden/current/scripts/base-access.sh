@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# labctl base-access: the lab's SSH key and passwordless sudo
+# Seed section 2.2, 2.3. Lab istio-multicluster, profile current, runs on ubuntu-20042-base.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# Runs as the lab user (sudo may still ask for a password). labctl sends the sudo password
+# as the line after this script on standard input: it never appears in argv or in a file.
+LAB_USER=hung
+PUBLIC_KEY='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhYmN0bC10ZXN0LWtleS1ub3QtYS1yZWFsLWtleQ labctl@test'
+SUDOERS_FILE=/etc/sudoers.d/labctl-hung
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+
+main() {
+  local password="" rule
+  IFS= read -r password || true
+
+  # 2.2: the lab's public key, once, in authorized_keys.
+  install -d -m 700 "$HOME/.ssh"
+  touch "$HOME/.ssh/authorized_keys"
+  chmod 600 "$HOME/.ssh/authorized_keys"
+  if grep -qxF "$PUBLIC_KEY" "$HOME/.ssh/authorized_keys"; then
+    result ssh.key present
+  else
+    printf '%s\n' "$PUBLIC_KEY" >> "$HOME/.ssh/authorized_keys"
+    result ssh.key added
+  fi
+
+  # 2.3: NOPASSWD sudo as a drop-in checked by visudo (never an edit of /etc/sudoers itself).
+  if sudo -n test -f "$SUDOERS_FILE" 2>/dev/null; then
+    result sudo.nopasswd present
+    return 0
+  fi
+  if [ -z "$password" ]; then
+    die "sudo needs the password of $LAB_USER once; run 'labctl base prepare' and type it when asked"
+  fi
+  rule="$LAB_USER ALL=(ALL) NOPASSWD: ALL"
+  # shellcheck disable=SC2016 # the inner script is single-quoted on purpose; it gets its values as arguments
+  printf '%s\n' "$password" | sudo -S -p '' bash -c '
+    set -euo pipefail
+    tmp=$(mktemp)
+    printf "%s\n" "$1" > "$tmp"
+    visudo -cf "$tmp" >/dev/null
+    install -m 0440 "$tmp" "$2"
+    rm -f "$tmp"' labctl-sudoers "$rule" "$SUDOERS_FILE"
+  sudo -n true || die "sudo still asks for a password after writing $SUDOERS_FILE"
+  result sudo.nopasswd added
+}
+
+# The last line reads the secret input that follows the script on standard input.
+main

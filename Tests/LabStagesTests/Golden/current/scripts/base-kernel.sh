@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# labctl base-kernel: kernel modules and sysctls for Kubernetes
+# Seed section 4.1. Lab istio-multicluster, profile current, runs on ubuntu-20042-base.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+
+# overlay for the runtime's snapshotter, br_netfilter so iptables sees bridged pod traffic.
+write_file /etc/modules-load.d/k8s.conf 644 <<'LABCTL_EOF'
+overlay
+br_netfilter
+LABCTL_EOF
+for module in overlay br_netfilter; do
+  if [ ! -d "/sys/module/$module" ]; then
+    modprobe "$module"
+  fi
+done
+# Current kubeadm only checks ip_forward (kubernetes/kubernetes#123464); the bridge sysctls stay for
+# kube-proxy's iptables mode and bridge-based CNIs (stages.md §1.1).
+write_file /etc/sysctl.d/k8s.conf 644 <<'LABCTL_EOF'
+net.bridge.bridge-nf-call-iptables  = 1
+net.bridge.bridge-nf-call-ip6tables = 1
+net.ipv4.ip_forward                 = 1
+LABCTL_EOF
+if [ "$CHANGED" = true ] || [ "$(sysctl -n net.ipv4.ip_forward)" != 1 ]; then
+  sysctl --system >/dev/null
+fi
+for key in net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward; do
+  value=$(sysctl -n "$key")
+  result "sysctl.$key" "$value"
+  if [ "$value" != 1 ]; then
+    die "$key is $value, expected 1"
+  fi
+done

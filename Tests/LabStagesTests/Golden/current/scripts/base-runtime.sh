@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# labctl base-runtime: the container runtime with the systemd cgroup driver
+# Seed section 3. Lab istio-multicluster, profile current, runs on ubuntu-20042-base.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+# The profile's packages exist for one Ubuntu release only: stop early on another.
+# shellcheck source=/dev/null
+. /etc/os-release
+if [ "${VERSION_ID:-}" != "24.04" ]; then
+  die "profile current needs Ubuntu 24.04, this machine runs ${PRETTY_NAME:-an unknown OS} (choose the profile in lab.json that matches the base image)"
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+# containerd 2.3.4 from its release binaries (Ubuntu's package is 1.7), runc 1.4.3
+# and the CNI plugins (containerd/containerd@v2.3.4:docs/getting-started.md).
+apt-get install -y -q ca-certificates curl >/dev/null
+have=$(/usr/local/bin/containerd --version 2>/dev/null | awk '{print $3}' || true)
+if [ "$have" != "v2.3.4" ]; then
+  tmp=$(mktemp -d)
+  fetch_verified 'https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz' "$tmp/containerd.tar.gz" 'https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz.sha256sum'
+  tar -C /usr/local -xzf "$tmp/containerd.tar.gz"
+  rm -rf "$tmp"
+fi
+unit=$(mktemp)
+fetch 'https://raw.githubusercontent.com/containerd/containerd/v2.3.4/containerd.service' "$unit"
+write_file /usr/local/lib/systemd/system/containerd.service 644 < "$unit"
+rm -f "$unit"
+if [ "$(runc --version 2>/dev/null | awk 'NR == 1 {print $3}')" != "1.4.3" ]; then
+  tmp=$(mktemp -d)
+  fetch_verified 'https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64' "$tmp/runc.amd64" "$(dirname 'https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64')/runc.sha256sum" runc.amd64
+  install -m 755 "$tmp/runc.amd64" /usr/local/sbin/runc
+  rm -rf "$tmp"
+fi
+# The default config says SystemdCgroup = false (config version 3 in 2.x); the kubelet defaults to systemd.
+# A config with the CRI plugin disabled (containerd.io's default) fails kubeadm's preflight (containerd/containerd#8139).
+install -d -m 755 /etc/containerd
+conf=$(mktemp)
+/usr/local/bin/containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' > "$conf"
+write_file /etc/containerd/config.toml 644 < "$conf"
+config_changed=$CHANGED
+rm -f "$conf"
+if ! grep -q 'SystemdCgroup = true' /etc/containerd/config.toml; then
+  die "containerd's default config has no SystemdCgroup key to set; check containerd 2.3.4's docs/cri/config.md"
+fi
+systemctl daemon-reload
+systemctl enable containerd >/dev/null 2>&1
+if [ "$config_changed" = true ] || ! systemctl is-active --quiet containerd; then
+  systemctl restart containerd
+fi
+driver=systemd
+result runtime.containerd "$(/usr/local/bin/containerd --version | awk '{print $3}')"
+result runtime.cgroupDriver "$driver"
+if [ "$driver" != systemd ]; then
+  die "the container runtime uses the $driver cgroup driver, expected systemd"
+fi

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# labctl base-tools: istioctl and k9s
+# Seed section 5, 6. Lab istio-multicluster, profile current, runs on ubuntu-20042-base.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+
+# Seed 5: Istio 1.30.3, the whole release (istioctl plus samples/ for the east-west gateway,
+# helloworld and curl), pinned instead of "latest", checksum-checked.
+ISTIO_DIR=/opt/istio-1.30.3
+if [ ! -x "$ISTIO_DIR/bin/istioctl" ]; then
+  tmp=$(mktemp -d)
+  fetch_verified 'https://github.com/istio/istio/releases/download/1.30.3/istio-1.30.3-linux-amd64.tar.gz' "$tmp/istio.tar.gz" 'https://github.com/istio/istio/releases/download/1.30.3/istio-1.30.3-linux-amd64.tar.gz.sha256' 'istio-1.30.3-linux-amd64.tar.gz'
+  tar -C "$tmp" -xzf "$tmp/istio.tar.gz"
+  rm -rf "$ISTIO_DIR"
+  mv "$tmp/istio-1.30.3" "$ISTIO_DIR"
+  rm -rf "$tmp"
+fi
+ln -sfn "$ISTIO_DIR/bin/istioctl" /usr/local/bin/istioctl
+result istio.dir "$ISTIO_DIR"
+result istio.istioctl "$(istioctl version --remote=false 2>/dev/null | tail -n 1)"
+
+# Seed 6: k9s, pinned (the seed took whatever was latest).
+K9S_DIR=/opt/k9s-0.50.16
+if [ ! -x "$K9S_DIR/k9s" ]; then
+  tmp=$(mktemp -d)
+  fetch 'https://github.com/derailed/k9s/releases/download/v0.50.16/k9s_Linux_amd64.tar.gz' "$tmp/k9s.tar.gz"
+  install -d -m 755 "$K9S_DIR"
+  tar -C "$K9S_DIR" -xzf "$tmp/k9s.tar.gz" k9s
+  rm -rf "$tmp"
+fi
+ln -sfn "$K9S_DIR/k9s" /usr/local/bin/k9s
+result k9s.path "$K9S_DIR/k9s"

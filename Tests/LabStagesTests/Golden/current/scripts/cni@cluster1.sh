@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# labctl cni: the pod network
+# Seed section 8.3. Lab istio-multicluster, profile current, runs on cluster1-ctrl-plane.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+POD_SUBNET=10.32.0.0/12
+MANIFEST_URL='https://github.com/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml'
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fetch "$MANIFEST_URL" "$work/cni.yaml"
+# Flannel 0.28.9: its manifest hard-codes 10.244.0.0/16 in net-conf.json;
+# it must be the cluster's pod subnet (flannel Documentation/kubernetes.md).
+sed -i "s#\"Network\": \"10.244.0.0/16\"#\"Network\": \"$POD_SUBNET\"#" "$work/cni.yaml"
+if ! grep -qF "\"Network\": \"$POD_SUBNET\"" "$work/cni.yaml"; then
+  die "the Flannel manifest has no net-conf.json Network to set; check $MANIFEST_URL"
+fi
+kubectl apply -f "$work/cni.yaml" >&2
+if ! kubectl -n kube-flannel rollout status daemonset/kube-flannel-ds --timeout=300s >&2; then
+  die "kube-flannel-ds did not roll out within 5 minutes"
+fi
+result cni.flannel "$(kubectl -n kube-flannel get daemonset kube-flannel-ds -o jsonpath='{.spec.template.spec.containers[0].image}')"
+result cni.podSubnet "$POD_SUBNET"

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# labctl base-kubernetes: kubeadm, kubelet and kubectl, pinned
+# Seed section 4.2. Lab istio-multicluster, profile seed-2021, runs on ubuntu-20042-base.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+# The profile's packages exist for one Ubuntu release only: stop early on another.
+# shellcheck source=/dev/null
+. /etc/os-release
+if [ "${VERSION_ID:-}" != "20.04" ]; then
+  die "profile seed-2021 needs Ubuntu 20.04, this machine runs ${PRETTY_NAME:-an unknown OS} (choose the profile in lab.json that matches the base image)"
+fi
+export DEBIAN_FRONTEND=noninteractive
+K8S_VERSION=1.21.2
+
+# apt.kubernetes.io is gone (2024-03-04) and pkgs.k8s.io starts at v1.24, so Kubernetes $K8S_VERSION comes
+# from the release binaries on dl.k8s.io, checked against their published sha256 (install-kubeadm.md,
+# "Without a package manager").
+apt-get install -y -q conntrack socat ebtables ethtool iptables curl >/dev/null
+BIN=/usr/local/bin
+for binary in kubeadm kubelet kubectl; do
+  url='https://dl.k8s.io/release/v1.21.2/bin/linux/amd64'/$binary
+  want=$(curl -fsSL --retry 5 --connect-timeout 20 --max-time 60 "$url.sha256" | awk '{print $1}')
+  got=$(sha256sum "$BIN/$binary" 2>/dev/null | awk '{print $1}' || true)
+  if [ "$got" != "$want" ]; then
+    tmp=$(mktemp)
+    fetch_verified "$url" "$tmp" "$url.sha256"
+    install -m 755 "$tmp" "$BIN/$binary"
+    rm -f "$tmp"
+  fi
+done
+if [ "$(crictl --version 2>/dev/null | awk '{print $3}')" != "v1.21.0" ]; then
+  tmp=$(mktemp -d)
+  fetch_verified 'https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.21.0/crictl-v1.21.0-linux-amd64.tar.gz' "$tmp/crictl.tar.gz" 'https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.21.0/crictl-v1.21.0-linux-amd64.tar.gz.sha256'
+  tar -C "$BIN" -xzf "$tmp/crictl.tar.gz"
+  rm -rf "$tmp"
+fi
+# The kubelet unit and kubeadm's drop-in from the release repository's deb templates, moved to $BIN.
+unit=$(mktemp)
+fetch 'https://raw.githubusercontent.com/kubernetes/release/v0.4.0/cmd/kubepkg/templates/latest/deb/kubelet/lib/systemd/system/kubelet.service' "$unit"
+sed "s:/usr/bin:$BIN:g" "$unit" > "$unit.sed"
+write_file /etc/systemd/system/kubelet.service 644 < "$unit.sed"
+fetch 'https://raw.githubusercontent.com/kubernetes/release/v0.4.0/cmd/kubepkg/templates/latest/deb/kubeadm/10-kubeadm.conf' "$unit"
+sed "s:/usr/bin:$BIN:g" "$unit" > "$unit.sed"
+write_file /etc/systemd/system/kubelet.service.d/10-kubeadm.conf 644 < "$unit.sed"
+rm -f "$unit" "$unit.sed"
+
+# The CNI reference plugins (bridge, loopback, portmap, host-local) that weave delegates to.
+if [ ! -x /opt/cni/bin/loopback ] || [ "$(cat /opt/cni/bin/.labctl-version 2>/dev/null || true)" != 'https://github.com/containernetworking/plugins/releases/download/v0.8.7/cni-plugins-linux-amd64-v0.8.7.tgz' ]; then
+  tmp=$(mktemp -d)
+  fetch_verified 'https://github.com/containernetworking/plugins/releases/download/v0.8.7/cni-plugins-linux-amd64-v0.8.7.tgz' "$tmp/cni.tgz" 'https://github.com/containernetworking/plugins/releases/download/v0.8.7/cni-plugins-linux-amd64-v0.8.7.tgz.sha256'
+  install -d -m 755 /opt/cni/bin
+  tar -C /opt/cni/bin -xzf "$tmp/cni.tgz"
+  printf '%s\n' 'https://github.com/containernetworking/plugins/releases/download/v0.8.7/cni-plugins-linux-amd64-v0.8.7.tgz' > /opt/cni/bin/.labctl-version
+  rm -rf "$tmp"
+fi
+systemctl daemon-reload
+# The kubelet restarts in a loop until kubeadm init or join configures it: that is expected.
+systemctl enable kubelet >/dev/null 2>&1
+installed=$(kubeadm version -o short)
+result kubernetes.kubeadm "$installed"
+if [ "$installed" != "v$K8S_VERSION" ]; then
+  die "kubeadm is $installed, expected v$K8S_VERSION"
+fi

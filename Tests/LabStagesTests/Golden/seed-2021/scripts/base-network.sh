@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# labctl base-network: the base VM's static address
+# Seed section 2.5. Lab istio-multicluster, profile seed-2021, runs on ubuntu-20042-base.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+IFACE=ens33
+ADDRESS=194.89.64.10
+PREFIX=24
+# One netplan file owned by labctl; other files are moved aside so nothing merges DHCP back in.
+NETPLAN_FILE=/etc/netplan/01-labctl.yaml
+write_file "$NETPLAN_FILE" 600 <<'LABCTL_EOF'
+# Written by labctl (seed 2.5 / 7.2): the static address of ubuntu-20042-base.
+network:
+  version: 2
+  ethernets:
+    ens33:
+      dhcp4: false
+      addresses: [194.89.64.10/24]
+      gateway4: 194.89.64.2
+      nameservers:
+        addresses: [1.1.1.1, 8.8.8.8]
+LABCTL_EOF
+netplan_changed=$CHANGED
+for f in /etc/netplan/*.yaml; do
+  if [ "$f" = "$NETPLAN_FILE" ] || [ ! -e "$f" ]; then
+    continue
+  fi
+  log "moving $f aside to $f.labctl-disabled"
+  mv "$f" "$f.labctl-disabled"
+  netplan_changed=true
+done
+# cloud-init must not rewrite the network configuration on the next boot.
+if [ -d /etc/cloud/cloud.cfg.d ]; then
+  write_file /etc/cloud/cloud.cfg.d/99-labctl-network.cfg 644 <<'LABCTL_EOF'
+network: {config: disabled}
+LABCTL_EOF
+fi
+if [ "$netplan_changed" = true ] || ! ip -4 -o addr show dev "$IFACE" | grep -qF " $ADDRESS/$PREFIX "; then
+  netplan generate
+  # `netplan apply` cuts the SSH session that runs it when the address changes, and the session then hangs
+  # (testbed.md, "Lessons for labctl's own code"). Apply it detached, 1 s from now; without the timer
+  # accuracy property systemd may delay it by up to a minute (default AccuracySec=1min).
+  systemctl stop labctl-netplan-apply.timer labctl-netplan-apply.service 2>/dev/null || true
+  systemctl reset-failed labctl-netplan-apply.timer labctl-netplan-apply.service 2>/dev/null || true
+  systemd-run --on-active=1 --timer-property=AccuracySec=10ms --unit=labctl-netplan-apply netplan apply >/dev/null
+  result network.apply scheduled
+else
+  result network.apply unchanged
+fi
+result network.address "$ADDRESS/$PREFIX"

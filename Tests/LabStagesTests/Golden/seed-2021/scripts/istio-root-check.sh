@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# labctl istio-root-check: both clusters share root-cert.pem
+# Seed section 12.4 (corrected). Lab istio-multicluster, profile seed-2021, runs on cluster1-ctrl-plane.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# Seed 12.4, corrected: what must be identical in every cluster is root-cert.pem. ca-cert.pem is each
+# cluster's own intermediate and differs by design (Istio troubleshooting, "Trust Configuration").
+# Each intermediate must also chain to that root.
+# Mesh stages run on cluster1-ctrl-plane (where the seed runs istioctl) with the merged kubeconfig;
+# every kubectl and istioctl command names its context explicitly.
+export KUBECONFIG="$HOME/.kube/labctl-mesh.yaml"
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+kubectl --context=cluster1 -n istio-system get secret cacerts -o jsonpath='{.data.root-cert\.pem}' | base64 -d > "$work/cluster1-root.pem"
+kubectl --context=cluster1 -n istio-system get secret cacerts -o jsonpath='{.data.ca-cert\.pem}' | base64 -d > "$work/cluster1-ca.pem"
+result rootCert.cluster1.sha256 "$(sha256sum < "$work/cluster1-root.pem" | awk '{print $1}')"
+if openssl verify -CAfile "$work/cluster1-root.pem" "$work/cluster1-ca.pem" >/dev/null 2>&1; then
+  result caCert.cluster1.chainsToRoot true
+else
+  result caCert.cluster1.chainsToRoot false
+  die "cluster1's intermediate (ca-cert.pem) does not chain to its root-cert.pem"
+fi
+kubectl --context=cluster2 -n istio-system get secret cacerts -o jsonpath='{.data.root-cert\.pem}' | base64 -d > "$work/cluster2-root.pem"
+kubectl --context=cluster2 -n istio-system get secret cacerts -o jsonpath='{.data.ca-cert\.pem}' | base64 -d > "$work/cluster2-ca.pem"
+result rootCert.cluster2.sha256 "$(sha256sum < "$work/cluster2-root.pem" | awk '{print $1}')"
+if openssl verify -CAfile "$work/cluster2-root.pem" "$work/cluster2-ca.pem" >/dev/null 2>&1; then
+  result caCert.cluster2.chainsToRoot true
+else
+  result caCert.cluster2.chainsToRoot false
+  die "cluster2's intermediate (ca-cert.pem) does not chain to its root-cert.pem"
+fi
+match=true
+if ! cmp -s "$work/cluster1-root.pem" "$work/cluster1-root.pem"; then
+  match=false
+fi
+if ! cmp -s "$work/cluster1-root.pem" "$work/cluster2-root.pem"; then
+  match=false
+fi
+result rootCert.match "$match"
+if [ "$match" != true ]; then
+  die "the clusters hold different root-cert.pem files: cross-cluster mTLS would fail (re-run the cacerts stage)"
+fi

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# labctl kubeadm-join: join a worker (secret input)
+# Seed section 8.2. Lab istio-multicluster, profile seed-2021, runs on cluster2-worker-node01.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# The join command is a secret: labctl sends it as the line after this script on standard input.
+# It is turned into a JoinConfiguration file (mode 0600, removed afterwards), so the token is in
+# no argv, neither labctl's nor this node's.
+JOIN_CONFIG=""
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+
+main() {
+  local line word previous="" endpoint="" token="" hash=""
+  IFS= read -r line || true
+  if [ -f /etc/kubernetes/kubelet.conf ]; then
+    result kubeadm.join skipped
+    return 0
+  fi
+  case "$line" in
+    "kubeadm join "*) ;;
+    *) die "expected a 'kubeadm join' command on standard input" ;;
+  esac
+  # shellcheck disable=SC2086 # split the command into words on purpose
+  for word in $line; do
+    case "$previous" in
+      join) endpoint=$word ;;
+      --token) token=$word ;;
+      --discovery-token-ca-cert-hash) hash=$word ;;
+    esac
+    previous=$word
+  done
+  if [ -z "$endpoint" ] || [ -z "$token" ] || [ -z "$hash" ]; then
+    die "the join command lacks the endpoint, --token or --discovery-token-ca-cert-hash"
+  fi
+  # A global, so the EXIT trap still sees it after main returns.
+  JOIN_CONFIG=$(mktemp /etc/kubernetes/labctl-join.XXXXXX 2>/dev/null || mktemp)
+  chmod 600 "$JOIN_CONFIG"
+  trap 'rm -f "$JOIN_CONFIG"' EXIT
+  cat > "$JOIN_CONFIG" <<LABCTL_EOF
+apiVersion: kubeadm.k8s.io/v1beta2
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: "$endpoint"
+    token: "$token"
+    caCertHashes:
+      - "$hash"
+nodeRegistration:
+  name: cluster2-worker-node01
+  criSocket: /var/run/dockershim.sock
+LABCTL_EOF
+  kubeadm join --config "$JOIN_CONFIG"
+  result kubeadm.join applied
+}
+
+# The last line reads the secret input that follows the script on standard input.
+main

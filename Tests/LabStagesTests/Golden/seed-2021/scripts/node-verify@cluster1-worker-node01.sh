@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# labctl node-verify: the node's identity as key=value lines
+# Seed section 7.5. Lab istio-multicluster, profile seed-2021, runs on cluster1-worker-node01.
+# Rendered by labctl; idempotent: every step checks before it changes anything.
+set -euo pipefail
+# Seed 7.5 as key=value lines that labctl compares with lab.json.
+IFACE=ens33
+# ---- labctl script library ----
+# Logs go to stderr; stdout carries only machine-readable key=value lines.
+log() { printf 'labctl: %s\n' "$*" >&2; }
+die() { printf 'labctl: error: %s\n' "$*" >&2; exit 1; }
+result() { printf '%s=%s\n' "$1" "$2"; }
+# retry TRIES PAUSE CMD...: run CMD until it succeeds, at most TRIES times (every wait is bounded).
+retry() {
+  local tries=$1 pause=$2 n=1
+  shift 2
+  until "$@"; do
+    if [ "$n" -ge "$tries" ]; then
+      return 1
+    fi
+    n=$((n + 1))
+    sleep "$pause"
+  done
+}
+# fetch URL DEST: download with timeouts and bounded retries.
+fetch() {
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 20 --max-time 900 -o "$2" "$1"
+}
+# write_file PATH MODE: write stdin to PATH only when the content differs; sets CHANGED=true|false.
+CHANGED=false
+write_file() {
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    CHANGED=false
+  else
+    install -D -m "$mode" "$tmp" "$path"
+    rm -f "$tmp"
+    CHANGED=true
+  fi
+}
+# fetch_verified URL DEST SUMURL [NAME]: download and check the sha256 the project publishes next to it.
+# A sum file holds either the bare hash or "hash  name" lines; NAME picks the line.
+fetch_verified() {
+  local url=$1 dest=$2 sumurl=$3 name=${4:-} sums want got
+  fetch "$url" "$dest"
+  sums=$(mktemp)
+  fetch "$sumurl" "$sums"
+  if [ -n "$name" ]; then
+    want=$(awk -v n="$name" '$2 == n || $2 == "*" n {print $1}' "$sums")
+  else
+    want=$(awk 'NR == 1 {print $1}' "$sums")
+  fi
+  rm -f "$sums"
+  got=$(sha256sum "$dest" | awk '{print $1}')
+  if [ -z "$want" ] || [ "$want" != "$got" ]; then
+    die "checksum mismatch for $url (published ${want:-nothing}, downloaded $got)"
+  fi
+}
+# changed: whether the last write_file changed its file.
+changed() {
+  [ "$CHANGED" = true ]
+}
+# ---- end of library ----
+
+result hostname "$(hostname)"
+result address "$(ip -4 -o addr show dev "$IFACE" scope global | awk '{print $4}' | paste -sd, -)"
+result gateway "$(ip -4 route show default | awk '{print $3; exit}')"
+dns=$(resolvectl dns "$IFACE" 2>/dev/null | sed 's/^[^:]*://' | xargs || true)
+result dns "$(printf '%s' "$dns" | tr ' ' ',')"
+result machineId "$(cat /etc/machine-id)"
+result hostKeyEd25519 "$(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $2}')"
+result mac "$(cat "/sys/class/net/$IFACE/address")"
+result hostsEntry "$(getent hosts "$(hostname)" | awk '{print $1}' | head -n 1)"
+if getent ahostsv4 dl.k8s.io >/dev/null 2>&1; then
+  result resolves true
+else
+  result resolves false
+fi

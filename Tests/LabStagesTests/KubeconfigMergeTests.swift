@@ -1,0 +1,111 @@
+import Foundation
+import LabKit
+import Testing
+import Yams
+@testable import LabStages
+
+@Suite struct KubeconfigMergeTests {
+    /// An admin.conf as kubeadm writes it with `clusterName` set (made-up key material).
+    static func adminConf(cluster: String, server: String, seed: String) -> String {
+        let data = Data("not-a-real-\(seed)".utf8).base64EncodedString()
+        return """
+            apiVersion: v1
+            clusters:
+            - cluster:
+                certificate-authority-data: \(data)
+                server: \(server)
+              name: \(cluster)
+            contexts:
+            - context:
+                cluster: \(cluster)
+                user: kubernetes-admin
+              name: kubernetes-admin@\(cluster)
+            current-context: kubernetes-admin@\(cluster)
+            kind: Config
+            preferences: {}
+            users:
+            - name: kubernetes-admin
+              user:
+                client-certificate-data: \(data)
+                client-key-data: \(data)
+
+            """
+    }
+
+    static func mergedForLab() throws -> (Lab, String) {
+        let lab = try Fixture.lab(profile: "seed-2021")
+        // cluster2's file points at a tunnel address: the merge must replace it with the lab address.
+        let confs = [
+            "cluster1": adminConf(cluster: "cluster1", server: "https://194.89.64.11:6443", seed: "one"),
+            "cluster2": adminConf(cluster: "cluster2", server: "https://127.0.0.1:16443", seed: "two"),
+        ]
+        return (lab, try KubeconfigMerge.merge(lab: lab, adminConfs: confs))
+    }
+
+    @Test func contextsClustersAndUsersAreNamedAfterTheClusters() throws {
+        let (_, merged) = try Self.mergedForLab()
+        let config = try #require(try Yams.load(yaml: merged) as? [String: Any])
+        for key in ["clusters", "users", "contexts"] {
+            let names = (config[key] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(names == ["cluster1", "cluster2"], "\(key)")
+        }
+        let users = try #require(config["users"] as? [[String: Any]])
+        let keys = users.compactMap { ($0["user"] as? [String: Any])?["client-key-data"] as? String }
+        #expect(Set(keys).count == 2, "each cluster keeps its own credentials")
+        #expect(config["current-context"] as? String == "cluster1")
+    }
+
+    @Test func writesAtomicallyWithMode0600() throws {
+        let (_, merged) = try Self.mergedForLab()
+        let dir = try Fixture.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let paths = LabPaths(labFile: dir + "/lab.json")
+        try KubeconfigMerge.write(merged, paths: paths)
+        #expect(paths.kubeconfig == dir + "/.labctl/kubeconfig")
+        #expect(try String(contentsOfFile: paths.kubeconfig, encoding: .utf8) == merged)
+        #expect(try FileManager.default.attributesOfItem(atPath: paths.kubeconfig)[.posixPermissions] as? Int == 0o600)
+        try KubeconfigMerge.write(merged + "# again\n", paths: paths)
+        #expect(try FileManager.default.attributesOfItem(atPath: paths.kubeconfig)[.posixPermissions] as? Int == 0o600)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir + "/.labctl").filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func badInputNamesTheCluster() throws {
+        let error = try #require(throws: LabError.self) {
+            try KubeconfigMerge.merge([(cluster: "cluster2", adminConf: "apiVersion: v1\nkind: Config\n")])
+        }
+        #expect(error.location == "admin.conf of cluster2")
+    }
+
+    // Debian's kubernetes-client (scripts/install-deps test) provides kubectl; `kubectl config` only reads the file.
+    @Test(.enabled(if: Fixture.which("kubectl") != nil, "kubectl is not installed (apt-get install kubernetes-client)"))
+    func realKubectlSeesBothContextsAtTheirControlPlanes() throws {
+        let (lab, merged) = try Self.mergedForLab()
+        let dir = try Fixture.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/kubeconfig"
+        try KubeconfigMerge.write(merged, to: file)
+        var env = ProcessInfo.processInfo.environment
+        env["KUBECONFIG"] = file
+        env["HOME"] = dir
+        let contexts = try Fixture.run(["kubectl", "config", "get-contexts", "-o", "name"], environment: env)
+        #expect(contexts.status == 0, "\(contexts.stderr)")
+        #expect(contexts.stdout.split(separator: "\n").map(String.init).sorted() == ["cluster1", "cluster2"])
+        let table = try Fixture.run(["kubectl", "config", "get-contexts"], environment: env)
+        #expect(table.stdout.contains("*         cluster1"), "current context is cluster1:\n\(table.stdout)")
+        for cluster in lab.clusters {
+            let cp = try #require(cluster.controlPlane)
+            let server = try Fixture.run(["kubectl", "config", "view", "-o",
+                                          "jsonpath={.clusters[?(@.name==\"\(cluster.name)\")].cluster.server}"], environment: env)
+            #expect(server.stdout == "https://\(cp.address):6443", "\(cluster.name): \(server.stdout) \(server.stderr)")
+            let context = try Fixture.run(["kubectl", "config", "view", "-o",
+                                           "jsonpath={.contexts[?(@.name==\"\(cluster.name)\")].context.cluster}/{.contexts[?(@.name==\"\(cluster.name)\")].context.user}"], environment: env)
+            #expect(context.stdout == "\(cluster.name)/\(cluster.name)")
+        }
+        // kubectl config view redacts the key material: the merge kept it (DATA+OMITTED, not empty).
+        let view = try Fixture.run(["kubectl", "config", "view"], environment: env)
+        // (CA, client certificate and client key per cluster; some kubectl versions say REDACTED for keys.)
+        let omitted = view.stdout.components(separatedBy: "DATA+OMITTED").count - 1 + view.stdout.components(separatedBy: "REDACTED").count - 1
+        #expect(omitted == 6, "\(view.stdout)")
+    }
+}
