@@ -179,6 +179,18 @@ public actor Journal {
         return removed
     }
 
+    /// Drops the entries of the given scopes recorded after `position`: a lab snapshot restored on
+    /// some nodes only (issue 7). Other scopes keep their entries; what depends on the restored
+    /// nodes runs again by the staleness rule once their stages are journaled anew.
+    @discardableResult
+    public func rewind(to position: UInt64, scopes: Set<StageScope>) async throws -> [JournalEntry] {
+        let removed = state.entries.filter { $0.sequence > position && scopes.contains($0.scope) }
+        guard !removed.isEmpty else { return [] }
+        state.entries.removeAll { $0.sequence > position && scopes.contains($0.scope) }
+        try await save()
+        return removed
+    }
+
     /// Makes the current state durable before returning.
     ///
     /// Group commit: the blocking write and fsync run on a serial queue, off Swift's cooperative
