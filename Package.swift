@@ -78,7 +78,13 @@ let package = Package(
         .testTarget(name: "LabXMLTests", dependencies: ["LabXML"], resources: [.copy("Schemas")]),
         .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI"], resources: [.copy("Golden")]),
         // End-to-end testbed (Tests/Testbed): real guests behind a fake vmrun; needs root.
-        .testTarget(name: "TestbedTests", dependencies: ["LabKit"]),
+        .target(name: "TestbedSupport", dependencies: ["LabKit"], path: "Tests/TestbedSupport"),
+        .testTarget(name: "TestbedTests", dependencies: ["LabKit", "TestbedSupport"]),
+        // `labctl up` end to end on the testbed: the real binary, the fake vmrun, real guests; needs root.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "TestbedSupport"]
+        ),
         .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit"], resources: [.copy("Golden")]),
     ]
 )

@@ -14,12 +14,14 @@ public struct Labctl: AsyncParsableCommand {
 
             EXAMPLES:
               labctl validate lab.json          Check the lab file and its network plan
+              labctl up                         Bring the lab up (safe to re-run)
+              labctl plan                       Show what up would do now
               labctl net show                   Print the VMnet8 configuration the lab needs
               labctl version --verbose          Show labctl's version and its C libraries
             """,
         version: Labctl.version,
         groupedSubcommands: [
-            CommandGroup(name: "Lab", subcommands: [Validate.self, Schema.self]),
+            CommandGroup(name: "Lab", subcommands: [Up.self, Plan.self, Status.self, Logs.self, Validate.self, Schema.self]),
             CommandGroup(name: "Network", subcommands: [NetCommand.self]),
             CommandGroup(name: "Mesh", subcommands: [CA.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),

@@ -2,22 +2,22 @@ import Foundation
 import LabKit
 
 /// What a host process did.
-struct ProcessOutcome: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var timedOut: Bool
-    var succeeded: Bool { status == 0 && !timedOut }
-    var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
+public struct ProcessOutcome: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var timedOut: Bool
+    public var succeeded: Bool { status == 0 && !timedOut }
+    public var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
 }
 
-struct TestbedError: Error, CustomStringConvertible {
-    var description: String
+public struct TestbedError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// Runs host commands with a deadline (output goes through temp files, so no pipe can fill up).
-enum HostProcess {
-    static func run(_ argv: [String], environment: [String: String] = [:], stdin: String? = nil,
+public enum HostProcess {
+    public static func run(_ argv: [String], environment: [String: String] = [:], stdin: String? = nil,
                     timeout: Duration = .seconds(120)) async throws -> ProcessOutcome {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ltb-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -63,19 +63,19 @@ enum HostProcess {
 /// `let tb = try await Testbed.shared()` brings the network up the first time; an atexit
 /// handler runs `testbed down` when the process ends, and `shared()` also runs `down` first
 /// so leftovers of a crashed run are cleared.
-actor Testbed {
+public actor Testbed {
     /// Tests/Testbed, found from this file's path (the scripts are not bundled resources).
-    static let scriptsDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    public static let scriptsDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Testbed")
-    static var testbedScript: String { scriptsDir.appendingPathComponent("testbed").path }
+    public static var testbedScript: String { scriptsDir.appendingPathComponent("testbed").path }
     /// The fake vmrun; export it to labctl as `LABCTL_VMRUN`.
-    static var vmrunPath: String { scriptsDir.appendingPathComponent("vmrun").path }
+    public static var vmrunPath: String { scriptsDir.appendingPathComponent("vmrun").path }
     /// Per-process scratch dir for VM directories and lab files (removed at teardown).
-    static let workDir = URL(fileURLWithPath: "/tmp/ltb-tests-\(getpid())")
-    static let network = "10.213.64"
+    public static let workDir = URL(fileURLWithPath: "/tmp/ltb-tests-\(getpid())")
+    public static let network = "10.213.64"
 
     /// What this machine lacks to run the testbed (empty when everything is there).
-    static func missingPrerequisites() -> [String] {
+    public static func missingPrerequisites() -> [String] {
         var missing: [String] = []
         if getuid() != 0 { missing.append("root (run the tests as root)") }
         let tools = ["debootstrap": ["/usr/sbin/debootstrap"], "systemd-nspawn": ["/usr/bin/systemd-nspawn"],
@@ -89,7 +89,7 @@ actor Testbed {
     }
 
     /// For `.enabled(if:)`: true when the testbed can run; otherwise prints what is missing.
-    static var isAvailable: Bool {
+    public static var isAvailable: Bool {
         var missing = missingPrerequisites()
         if getuid() == 0, !missing.isEmpty {
             // CI runs as root on a fresh machine: install the testbed's packages once.
@@ -149,14 +149,14 @@ actor Testbed {
     }
 
     /// The process-wide testbed, up.
-    static func shared() async throws -> Testbed { try await holder.get() }
+    public static func shared() async throws -> Testbed { try await holder.get() }
 
-    private(set) var isUp = false
-    private(set) var templateDir = URL(fileURLWithPath: "/nonexistent")
-    var keyPath: String { templateDir.appendingPathComponent("id_ed25519").path }
-    var callLog: String { Self.workDir.appendingPathComponent("vmrun-calls.jsonl").path }
+    public private(set) var isUp = false
+    public private(set) var templateDir = URL(fileURLWithPath: "/nonexistent")
+    public var keyPath: String { templateDir.appendingPathComponent("id_ed25519").path }
+    public var callLog: String { Self.workDir.appendingPathComponent("vmrun-calls.jsonl").path }
     /// Environment for labctl (or anything else) that should use the fake vmrun.
-    var environment: [String: String] { ["LABCTL_VMRUN": Self.vmrunPath, "LABCTL_FAKE_VMRUN_LOG": callLog] }
+    public var environment: [String: String] { ["LABCTL_VMRUN": Self.vmrunPath, "LABCTL_FAKE_VMRUN_LOG": callLog] }
 
     private func bringUp() async throws {
         _ = try await script(["down"], timeout: .seconds(120))
@@ -173,12 +173,12 @@ actor Testbed {
     }
 
     /// Runs `Tests/Testbed/testbed ARGS`.
-    func script(_ args: [String], timeout: Duration = .seconds(120)) async throws -> ProcessOutcome {
+    public func script(_ args: [String], timeout: Duration = .seconds(120)) async throws -> ProcessOutcome {
         try await HostProcess.run([Self.testbedScript] + args, timeout: timeout)
     }
 
     /// Runs the fake vmrun; `faults` points it at a fault file.
-    func vmrun(_ args: [String], faults: URL? = nil, extraEnvironment: [String: String] = [:],
+    public func vmrun(_ args: [String], faults: URL? = nil, extraEnvironment: [String: String] = [:],
                timeout: Duration = .seconds(120)) async throws -> ProcessOutcome {
         var env = environment.merging(extraEnvironment) { $1 }
         if let faults { env["LABCTL_FAKE_VMRUN_FAULTS"] = faults.path }
@@ -186,7 +186,7 @@ actor Testbed {
     }
 
     /// A fresh base VM directory under the work dir; returns its .vmx path.
-    func makeBaseVM(name: String, dhcp: Bool = false, mac: String = "00:50:56:3f:00:10") async throws -> String {
+    public func makeBaseVM(name: String, dhcp: Bool = false, mac: String = "00:50:56:3f:00:10") async throws -> String {
         let dir = Self.workDir.appendingPathComponent(name).path
         var args = ["base-vm", dir, "--name", name, "--mac", mac]
         if dhcp { args.append("--dhcp") }
@@ -196,7 +196,7 @@ actor Testbed {
     }
 
     /// Sets a VMX key (as labctl does while the VM is off), keeping the rest of the file.
-    func setVMX(_ vmx: String, _ key: String, _ value: String) throws {
+    public func setVMX(_ vmx: String, _ key: String, _ value: String) throws {
         let text = try String(contentsOfFile: vmx, encoding: .utf8)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let line = "\(key) = \"\(value)\""
@@ -209,7 +209,7 @@ actor Testbed {
     }
 
     /// The system ssh client with the test key, against a lab address.
-    func ssh(_ address: String, user: String = "root", _ command: String, stdin: String? = nil,
+    public func ssh(_ address: String, user: String = "root", _ command: String, stdin: String? = nil,
              timeout: Duration = .seconds(30)) async throws -> ProcessOutcome {
         try await HostProcess.run(
             ["ssh", "-i", keyPath, "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
@@ -218,7 +218,7 @@ actor Testbed {
     }
 
     /// Polls until `address` answers ssh (bounded).
-    func waitForSSH(_ address: String, timeout: Duration = .seconds(60)) async throws {
+    public func waitForSSH(_ address: String, timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if try await ssh(address, "true", timeout: .seconds(10)).succeeded { return }
@@ -228,7 +228,7 @@ actor Testbed {
     }
 
     /// Runs a command inside a running guest without the network (nsenter into its init).
-    func inGuest(vmx: String, _ command: String) async throws -> ProcessOutcome {
+    public func inGuest(vmx: String, _ command: String) async throws -> ProcessOutcome {
         let pidFile = URL(fileURLWithPath: vmx).deletingLastPathComponent().appendingPathComponent(".ltb/nspawn.pid")
         let nspawn = try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let children = try String(contentsOfFile: "/proc/\(nspawn)/task/\(nspawn)/children", encoding: .utf8)
@@ -240,10 +240,10 @@ actor Testbed {
     }
 
     /// The stubs' shared cluster state and journal (Tests/Testbed/STUBS.md), as seen from the host.
-    static let stubsShared = URL(fileURLWithPath: "/run/ltb/stubs-shared")
+    public static let stubsShared = URL(fileURLWithPath: "/run/ltb/stubs-shared")
 
     /// Forgets every simulated cluster and empties the shared journal (between end-to-end tests).
-    func resetStubState() throws {
+    public func resetStubState() throws {
         let fm = FileManager.default
         for entry in (try? fm.contentsOfDirectory(atPath: Self.stubsShared.path)) ?? [] {
             try fm.removeItem(at: Self.stubsShared.appendingPathComponent(entry))
@@ -251,24 +251,24 @@ actor Testbed {
     }
 
     /// One line of the stubs' journal (STUBS.md).
-    struct StubCall: Sendable, Decodable {
-        var node: String
-        var tool: String
-        var argv: [String]
-        var cwd: String
-        var time: String
-        var stdin: String?
-        var cluster: String?
+    public struct StubCall: Sendable, Decodable {
+        public var node: String
+        public var tool: String
+        public var argv: [String]
+        public var cwd: String
+        public var time: String
+        public var stdin: String?
+        public var cluster: String?
     }
 
     /// The shared stub journal, in call order across all guests.
-    nonisolated func stubJournal() throws -> [StubCall] {
+    public nonisolated func stubJournal() throws -> [StubCall] {
         let text = (try? String(contentsOf: Self.stubsShared.appendingPathComponent("journal.jsonl"), encoding: .utf8)) ?? ""
         return try text.split(separator: "\n").map { try JSONDecoder().decode(StubCall.self, from: Data($0.utf8)) }
     }
 
     /// DHCP leases handed out by the switch's dnsmasq: MAC -> IP.
-    nonisolated func leases() -> [String: String] {
+    public nonisolated func leases() -> [String: String] {
         let text = (try? String(contentsOfFile: "/run/ltb/dnsmasq.leases", encoding: .utf8)) ?? ""
         var out: [String: String] = [:]
         for line in text.split(separator: "\n") {
@@ -280,7 +280,7 @@ actor Testbed {
 
     /// A lab.json shaped like the repository's, in the testbed's network: 2 clusters, 4 nodes,
     /// base at .10, the fake vmrun and the test key. Returns its path.
-    func writeLabJSON(baseVMX: String, name: String = "lab.json") throws -> URL {
+    public func writeLabJSON(baseVMX: String, name: String = "lab.json") throws -> URL {
         let n = Self.network
         let json = """
         {
@@ -339,7 +339,7 @@ actor Testbed {
     }
 
     /// What `testbed status` reports still present (namespaces, mounts, cgroups, nspawn processes).
-    func leftovers() async throws -> [String: [String]] {
+    public func leftovers() async throws -> [String: [String]] {
         let r = try await script(["status"])
         var out: [String: [String]] = [:]
         for line in r.lines {
@@ -351,14 +351,14 @@ actor Testbed {
     }
 
     /// Stops every guest and removes everything the testbed made; `shared()` brings it back.
-    func tearDown() async throws {
+    public func tearDown() async throws {
         isUp = false
         let r = try await script(["down"], timeout: .seconds(120))
         guard r.succeeded else { throw TestbedError(description: "testbed down failed: \(r.stderr)") }
     }
 
     /// atexit: synchronous `testbed down` and removal of the work dir.
-    nonisolated static func teardownAtExit() {
+    public nonisolated static func teardownAtExit() {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: testbedScript)
         p.arguments = ["down"]

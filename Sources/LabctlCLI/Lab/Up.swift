@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import LabKit
+import LabStages
+
+extension Labctl {
+    struct Up: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "up",
+            abstract: "Bring the lab up: clone, start and configure every node (and later stages).",
+            discussion: """
+                Runs every stage of the lab in dependency order, in parallel where it can: check the \
+                base VM, clone each node, start it and make first contact, give it its identity \
+                (hosts, hostname, machine-id, host keys, static address), verify it (seed 7.5) and \
+                take the nodes' checkpoint (seed 7.6). See docs/up.md.
+
+                Safe to re-run: stages that are done (journal and a probe of the real system agree) \
+                are skipped, so after a failure or a Ctrl-C `labctl up` continues where it stopped. \
+                Nothing is destroyed on failure. A second labctl on the same lab is refused.
+
+                EXAMPLES:
+                  labctl up                                    Bring ./lab.json's lab up
+                  labctl up --lab labs/home.json --progress plain
+                  labctl up --from node.identity               Re-run identity (and what follows) on every node
+                  labctl up --only node.verify@cluster1-ctrl-plane
+                  labctl up --progress json | jq -c .          Events for tools
+                """
+        )
+
+        @OptionGroup var labOptions: LabOptions
+        @OptionGroup var progressOptions: ProgressOptions
+
+        @Option(name: .long, help: ArgumentHelp("Re-run this stage (optionally @SCOPE) and everything after it.", valueName: "stage"))
+        var from: String?
+
+        @Option(name: .long, help: ArgumentHelp("Run only this stage (optionally @SCOPE); its dependencies must be done.", valueName: "stage"))
+        var only: String?
+
+        func run() async throws {
+            let env = try LabEnvironment.make(try labOptions.load())
+            let stages = StageCatalog.stages(env.services)
+            let topology = env.topology
+            let selection = try StageSelectionParsing.selection(from: from, only: only, stages: stages, topology: topology)
+            let paths = env.paths
+            let sessions = env.services.sessions
+            try await StageRunSupport.run(progress: progressOptions, resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
+                do {
+                    let summary = try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: selection, onEvent: onEvent)
+                    await sessions.closeAll()
+                    return summary
+                } catch {
+                    await sessions.closeAll()
+                    throw error
+                }
+            }
+        }
+    }
+}
