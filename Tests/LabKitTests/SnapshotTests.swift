@@ -433,3 +433,77 @@ struct DestroyTests {
         #expect(throws: LabError.self) { try f.machines.scope(named: "nope") }
     }
 }
+
+@Suite("Node checkpoints as lab snapshots")
+struct NodeCheckpointTests {
+    @Test func nodesCheckpointInParallelIntoOneLabSnapshot() async throws {
+        let f = try await SnapFixture()
+        try await f.journal(f.nodeStages("node.verify"))
+        let s = f.snapshots()
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for n in SnapshotFixtureNodes.all { g.addTask { try await s.checkpoint(name: "snapshot#2", node: n) } }
+            try await g.waitForAll()
+        }
+        let m = try #require(try LabSnapshotStore(paths: f.paths).load("snapshot#2"))
+        #expect(m.status == .complete)
+        #expect(m.nodeNames == SnapshotFixtureNodes.all)
+        #expect(m.origin == "checkpoint")
+        for n in SnapshotFixtureNodes.all { #expect(try await s.isCheckpointed(name: "snapshot#2", node: n)) }
+        // Idempotent.
+        let again = try await s.checkpoint(name: "snapshot#2", node: "c1-cp")
+        #expect(!again.created)
+        #expect(await f.fake.tree(f.vm("c1-cp")).count == 1)
+    }
+
+    @Test func partialCheckpointIsPendingAndRestoreRefusesIt() async throws {
+        let f = try await SnapFixture()
+        let s = f.snapshots()
+        try await s.checkpoint(name: "snapshot#2", node: "c1-cp")
+        #expect(try LabSnapshotStore(paths: f.paths).load("snapshot#2")?.status == .complete)
+        // Complete for the node it has; a full restore names the nodes it lacks.
+        let e = await #expect(throws: LabError.self) { try await s.restore(name: "snapshot#2") }
+        #expect(e?.message.contains("c1-w1, c2-cp, c2-w1") == true)
+    }
+
+    @Test func killedNodeCheckpointIsRolledBackAndRetaken() async throws {
+        let f = try await SnapFixture()
+        let s = f.snapshots()
+        // Killed after the pending record and the VMware snapshot, before the uid was recorded.
+        let store = LabSnapshotStore(paths: f.paths)
+        try store.write(LabSnapshotManifest(name: "snapshot#2", status: .pending, taken: Date(), journalPosition: 0, stage: nil,
+                                            origin: "checkpoint",
+                                            nodes: [.init(node: "c1-w1", cluster: "cluster1", vm: f.vm("c1-w1"), snapshotName: "snapshot#2",
+                                                          powerState: .on, journalPosition: 0)]))
+        let early = try await f.fake.createSnapshot(VMReference(path: f.vm("c1-w1")), name: "snapshot#2")
+        #expect(try await !s.isCheckpointed(name: "snapshot#2", node: "c1-w1"))
+        let out = try await s.checkpoint(name: "snapshot#2", node: "c1-w1")
+        #expect(out.created && out.replaced)
+        let tree = await f.fake.tree(f.vm("c1-w1"))
+        #expect(tree.count == 1 && tree.first?.uid != early.uid)
+        #expect(try store.load("snapshot#2")?.node("c1-w1")?.snapshotUID == tree.first?.uid)
+        // A snapshot of that name that no manifest records is not silently adopted.
+        _ = try await f.fake.createSnapshot(VMReference(path: f.vm("c2-cp")), name: "snapshot#2")
+        let e = await #expect(throws: LabError.self) { try await s.checkpoint(name: "snapshot#2", node: "c2-cp") }
+        #expect(e?.code == .conflict)
+    }
+
+    @Test func restoreRewindsEachNodeToItsOwnPosition() async throws {
+        let f = try await SnapFixture()
+        let s = f.snapshots()
+        // c1-cp verified and checkpointed early; the others later.
+        try await f.journal([("node.verify", .node("c1-cp"))])
+        try await s.checkpoint(name: "snapshot#2", node: "c1-cp")
+        try await f.journal([("node.checkpoint", .node("c1-cp"))])
+        for n in ["c1-w1", "c2-cp", "c2-w1"] {
+            try await f.journal([("node.verify", .node(n))])
+            try await s.checkpoint(name: "snapshot#2", node: n)
+            try await f.journal([("node.checkpoint", .node(n))])
+        }
+        try await f.journal([("cluster.init", .cluster("cluster1"))])
+        try await s.restore(name: "snapshot#2")
+        let left = Set(try f.journalState().entries.map(\.instance.description))
+        #expect(left == Set(SnapshotFixtureNodes.all.map { "node.verify@\($0)" }))
+        // After the restore, the checkpoints are current: the re-run of node.checkpoint keeps them.
+        for n in SnapshotFixtureNodes.all { #expect(try await s.isCheckpointed(name: "snapshot#2", node: n)) }
+    }
+}

@@ -31,9 +31,15 @@ public struct LabSnapshotManifest: Sendable, Codable, Hashable {
         /// The VM's power state when the snapshot was taken: restore starts only VMs that were on.
         public var powerState: PowerState
         public var taken: Date?
+        /// The journal position when this node's snapshot was taken, when it differs from the
+        /// manifest's (the per-node checkpoints `up` takes as each node is ready); nil: the manifest's.
+        public var journalPosition: UInt64?
+        /// The highest sequence among this node's own journal entries at that moment: while that
+        /// entry is still in the journal, the snapshot is part of the lab's current history.
+        public var lastNodeEntry: UInt64?
 
         public init(node: String, cluster: String, vm: String, snapshotName: String, snapshotUID: Int? = nil,
-                    powerState: PowerState, taken: Date? = nil) {
+                    powerState: PowerState, taken: Date? = nil, journalPosition: UInt64? = nil, lastNodeEntry: UInt64? = nil) {
             self.node = node
             self.cluster = cluster
             self.vm = vm
@@ -41,6 +47,8 @@ public struct LabSnapshotManifest: Sendable, Codable, Hashable {
             self.snapshotUID = snapshotUID
             self.powerState = powerState
             self.taken = taken
+            self.journalPosition = journalPosition
+            self.lastNodeEntry = lastNodeEntry
         }
 
         public var vmReference: VMReference { VMReference(path: vm) }

@@ -156,7 +156,8 @@ public struct LabSnapshots: Sendable {
         var manifest = LabSnapshotManifest(
             name: name, status: .pending, taken: clock(), journalPosition: journal.position, stage: stage, origin: origin,
             nodes: zip(targets, observed).map { m, o in
-                .init(node: m.node, cluster: m.cluster, vm: m.vm.path, snapshotName: name, powerState: o.power)
+                .init(node: m.node, cluster: m.cluster, vm: m.vm.path, snapshotName: name, powerState: o.power,
+                      lastNodeEntry: journal.entries.filter { $0.scope == .node(m.node) }.map(\.sequence).max())
             })
         try store.write(manifest)
 
@@ -273,15 +274,17 @@ public struct LabSnapshots: Sendable {
 
         // The journal first: after a kill, `up` re-runs more than needed, never less.
         let journal = try Journal(path: paths.journal)
-        let rewound: [JournalEntry]
-        if Set(targets.map(\.node)) == Set(machines.nodeNames) {
-            rewound = try await journal.rewind(to: manifest.journalPosition)
-        } else {
-            var scopes = Set(targets.map { StageScope.node($0.node) })
-            for c in machines.topology.clusters where Set(c.nodes).isSubset(of: Set(targets.map(\.node))) {
-                scopes.insert(.cluster(c.name))
+        let restored = Set(targets.map(\.node))
+        let full = restored == Set(machines.nodeNames)
+        let covered = Set(machines.topology.clusters.filter { Set($0.nodes).isSubset(of: restored) }.map(\.name))
+        let rewound = try await journal.rewind { scope -> UInt64? in
+            switch scope {
+            case .node(let n):
+                if let record = manifest.node(n), restored.contains(n) { return record.journalPosition ?? manifest.journalPosition }
+                return full && machines.machine(n) == nil ? manifest.journalPosition : nil
+            case .cluster(let c): return covered.contains(c) || full ? manifest.journalPosition : nil
+            case .lab: return full ? manifest.journalPosition : nil
             }
-            rewound = try await journal.rewind(to: manifest.journalPosition, scopes: scopes)
         }
 
         let hv = hypervisor
