@@ -55,8 +55,11 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
+        // Benchmarks against local servers (`labctl-bench ssh`, docs/ssh.md).
+        .executableTarget(name: "labctl-bench", dependencies: ["GuestSSH", "LabKit"]),
 
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit"]),
         .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML"], resources: [.copy("Golden")]),
     ]
 )
