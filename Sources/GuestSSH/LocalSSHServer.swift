@@ -21,7 +21,10 @@ public final class LocalSSHServer: @unchecked Sendable {
     /// A folder the test user owns, for uploads.
     public let dataDirectory: String
     private let sshd: String
-    private var process: Process?
+    /// The listener's pid. Not a Foundation `Process`: sshd closes every inherited descriptor at
+    /// start, which makes swift-corelibs-foundation believe it exited and block its process
+    /// monitor thread in `wait4` for good (every later `Process` then hangs).
+    private var pid: pid_t?
 
     /// Why a real sshd cannot run here, or nil when it can.
     public static var unavailableReason: String? {
@@ -103,12 +106,13 @@ public final class LocalSSHServer: @unchecked Sendable {
 
     public func start() throws {
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: sshd)
-        p.arguments = ["-D", "-f", "\(directory)/sshd_config", "-E", logFile]
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        process = p
+        let argv = [sshd, "-D", "-f", "\(directory)/sshd_config", "-E", logFile]
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, sshd, nil, nil, &cArgs, environ)
+        guard rc == 0 else { throw LabError(.commandFailed, "cannot start \(sshd)", cause: String(cString: strerror(rc))) }
+        pid = child
         // Ready when the port accepts connections.
         let deadline = Deadline(.seconds(10))
         while !deadline.expired {
@@ -116,7 +120,9 @@ public final class LocalSSHServer: @unchecked Sendable {
                 _ = closeFD(fd)
                 return
             }
-            if !p.isRunning {
+            var status: Int32 = 0
+            if waitpid(child, &status, WNOHANG) == child {
+                pid = nil
                 let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
                 throw LabError(.commandFailed, "the test sshd exited at start", cause: log)
             }
@@ -128,24 +134,37 @@ public final class LocalSSHServer: @unchecked Sendable {
     /// Kills the per-connection sshd processes: every open connection drops at once,
     /// like a guest that reboots or whose address moves. The listener stays up.
     public func killConnections() {
-        guard let pid = process?.processIdentifier else { return }
-        for child in Self.children(of: pid) { kill(child, SIGKILL) }
+        guard let pid else { return }
+        // The monitor ([priv]) forks the process that holds the socket after authentication:
+        // kill the whole subtree, deepest first.
+        for child in Self.descendants(of: pid).reversed() { kill(child, SIGKILL) }
     }
 
     /// Stops the listener and every connection.
     public func stop() {
-        guard let p = process else { return }
-        let pid = p.processIdentifier
-        let kids = Self.children(of: pid)
-        if p.isRunning { kill(pid, SIGKILL) }
+        guard let pid else { return }
+        let kids = Self.descendants(of: pid)
+        kill(pid, SIGKILL)
         for child in kids { kill(child, SIGKILL) }
-        p.waitUntilExit()
-        process = nil
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+        self.pid = nil
     }
 
     public func restart() throws {
         stop()
         try start()
+    }
+
+    static func descendants(of pid: Int32) -> [Int32] {
+        var result: [Int32] = []
+        var frontier = [pid]
+        while let p = frontier.popLast() {
+            let kids = children(of: p)
+            result += kids
+            frontier += kids
+        }
+        return result
     }
 
     /// Direct children of a process, from /proc (Linux).
