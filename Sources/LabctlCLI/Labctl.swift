@@ -19,6 +19,7 @@ public struct Labctl: AsyncParsableCommand {
             """,
         version: Labctl.version,
         groupedSubcommands: [
+            CommandGroup(name: "Nodes", subcommands: [SSHCommand.self, SSHConfigCommand.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
         ]
     )
