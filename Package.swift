@@ -71,6 +71,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
+        // Benchmarks against local servers (`labctl-bench ssh`, docs/ssh.md).
+        .executableTarget(name: "labctl-bench", dependencies: ["GuestSSH", "LabKit"]),
 
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VMwareDriverTests", dependencies: ["VMwareDriver", "LabKit"], resources: [.copy("Fixtures")]),
@@ -86,5 +88,6 @@ let package = Package(
             dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "TestbedSupport"]
         ),
         .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit"], resources: [.copy("Golden")]),
+        .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit"]),
     ]
 )

@@ -116,7 +116,7 @@ struct TestLab: Sendable {
     /// Returns the events seen up to the kill; fails if the run ended before.
     func upKilled(when: @escaping @Sendable ([String: Any]) -> Bool, timeout: Duration = .seconds(600)) async throws -> [[String: Any]] {
         let out = dir.appendingPathComponent("killed-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: LabctlBinary.path)
         p.arguments = ["up", "--progress", "json", "--lab", labFile.path]

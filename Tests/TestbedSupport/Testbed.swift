@@ -13,6 +13,7 @@ public struct ProcessOutcome: Sendable {
 
 public struct TestbedError: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Runs host commands with a deadline (output goes through temp files, so no pipe can fill up).

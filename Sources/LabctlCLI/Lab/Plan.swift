@@ -34,7 +34,7 @@ extension Labctl {
         var only: String?
 
         func run() async throws {
-            let env = try LabEnvironment.make(try labOptions.load())
+            let env = try LabEnvironment.make(try labOptions.load(), readOnly: true)
             let stages = StageCatalog.stages(env.services)
             let selection = try StageSelectionParsing.selection(from: from, only: only, stages: stages, topology: env.topology)
             let graph = try StageGraph(stages: stages, topology: env.topology)

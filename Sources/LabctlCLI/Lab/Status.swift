@@ -38,7 +38,7 @@ extension Labctl {
         }
 
         func run() async throws {
-            let env = try LabEnvironment.make(try labOptions.load())
+            let env = try LabEnvironment.make(try labOptions.load(), readOnly: true)
             let rows = try await Self.rows(env.services)
             let text = format == .json ? Self.json(rows) : Self.table(rows)
             FileHandle.standardOutput.write(Data(text.utf8))

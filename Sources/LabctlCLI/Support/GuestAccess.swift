@@ -1,27 +1,30 @@
 import Foundation
+import GuestSSH
 import LabKit
 import LabStages
 
-/// The lab's guest access: connector, host-key pins and key.
-///
-/// Interim: GuestSSH's `SSHConnector` is being finished on branch `ssh`; until it is merged this
-/// reports that guest access is not available yet. Replaced by the SSHConnector wiring on merge.
+/// The lab's guest access over GuestSSH: the connector (lab key, the lab's own known_hosts, per-node
+/// logs), the host-key pins and the key itself.
 struct GuestAccess: Sendable {
     var connector: any GuestConnector
     var pins: any HostKeyPinning
     var privateKey: String
     var publicKey: String?
 
-    static func make(paths: LabPaths, lab: Lab) throws -> GuestAccess {
-        let unavailable = UnavailableGuestAccess()
-        return GuestAccess(connector: unavailable, pins: unavailable, privateKey: lab.ssh.privateKey ?? paths.privateKey, publicKey: nil)
+    /// `readOnly` (plan, status): never record a host key on first contact, so they change nothing.
+    static func make(paths: LabPaths, lab: Lab, readOnly: Bool = false) throws -> GuestAccess {
+        var options = try SSHOptions.lab(paths, ssh: lab.ssh)
+        if readOnly { options.trustOnFirstUse = false }
+        let connector = SSHConnector(options: options)
+        return GuestAccess(connector: connector, pins: SSHPins(connector: connector), privateKey: options.privateKey,
+                           publicKey: try? SSHKeys.publicKeyLine(options.privateKey))
     }
 }
 
-private struct UnavailableGuestAccess: GuestConnector, HostKeyPinning {
-    private var error: LabError {
-        LabError(.unsupported, "guest access (SSH) is not built into this labctl yet", hint: "build labctl from a branch that includes GuestSSH")
+/// `SSHConnector.replacePin` as LabStages' `HostKeyPinning`.
+private struct SSHPins: HostKeyPinning {
+    var connector: SSHConnector
+    func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String {
+        try await connector.replacePin(for: endpoint, deadline: deadline)
     }
-    func connect(_ endpoint: GuestEndpoint, deadline: Duration) async throws -> any GuestSession { throw error }
-    func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String { throw error }
 }

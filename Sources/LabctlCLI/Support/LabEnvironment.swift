@@ -19,7 +19,7 @@ struct LabEnvironment: Sendable {
     var topology: LabTopology { LabTopology(lab: loaded.lab) }
 
     /// Builds the services; prints lab.json's warnings once (to stderr, so JSON on stdout stays clean).
-    static func make(_ loaded: LoadedLab, printWarnings: Bool = true,
+    static func make(_ loaded: LoadedLab, printWarnings: Bool = true, readOnly: Bool = false,
                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LabEnvironment {
         if printWarnings {
             for w in loaded.warnings {
@@ -29,7 +29,7 @@ struct LabEnvironment: Sendable {
         let lab = loaded.lab
         let labDirectory = Self.directory(of: loaded.file)
         let hypervisor = try VMwareHypervisor(lab: lab, environment: environment)
-        let guest = try GuestAccess.make(paths: loaded.paths, lab: lab)
+        let guest = try GuestAccess.make(paths: loaded.paths, lab: lab, readOnly: readOnly)
         let services = try LabServices(
             lab: lab, paths: loaded.paths, labDirectory: labDirectory, hypervisor: hypervisor, connector: guest.connector,
             vmConfigurator: VMwareNodeConfigurator(hypervisor: hypervisor, lab: lab, labDirectory: labDirectory),
