@@ -136,8 +136,12 @@ public final class LocalSSHServer: @unchecked Sendable {
     public func killConnections() {
         guard let pid else { return }
         // The monitor ([priv]) forks the process that holds the socket after authentication:
-        // kill the whole subtree, deepest first.
-        for child in Self.descendants(of: pid).reversed() { kill(child, SIGKILL) }
+        // kill every sshd in the subtree, but not the user's commands, or their exit would
+        // reach the client as a normal end of the command before the connection drops.
+        let sshds = Self.descendants(of: pid).filter {
+            (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8))?.hasPrefix("sshd") == true
+        }
+        for child in sshds { kill(child, SIGKILL) }
     }
 
     /// Stops the listener and every connection.

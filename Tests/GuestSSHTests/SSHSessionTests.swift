@@ -227,6 +227,27 @@ struct SSHSessionTests {
         #expect(log.contains("exit 4"))
     }
 
+    @Test func systemSSHAcceptsThePinsLabctlRecorded() async throws {
+        let rig = try SSHRig()
+        let s = try await rig.open()   // trust on first use records the pin
+        await s.close()
+        let argv = OpenSSH.sshArguments(ssh: "/usr/bin/ssh", endpoint: rig.endpoint, privateKey: rig.key,
+                                        knownHosts: rig.paths.knownHosts, command: ["echo", "a b"])
+        #expect(argv.contains("StrictHostKeyChecking=yes"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst()) + []
+        p.arguments?.insert(contentsOf: ["-o", "BatchMode=yes"], at: 0)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(String(decoding: data, as: UTF8.self) == "a b\n")
+    }
+
     @Test func sudoWithoutNopasswdSaysSo() async throws {
         // sudo must exist on the "guest" (here: this machine) for this check.
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sudo"), "sudo is not installed (scripts/install-deps test)")
