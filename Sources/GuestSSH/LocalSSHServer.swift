@@ -144,6 +144,16 @@ public final class LocalSSHServer: @unchecked Sendable {
         for child in sshds { kill(child, SIGKILL) }
     }
 
+    /// Stops (SIGSTOP) the sshd processes of every open connection: the peer goes silent
+    /// without closing the socket, like a guest whose address moved away.
+    public func freezeConnections() {
+        guard let pid else { return }
+        for child in Self.descendants(of: pid) where
+            (try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8))?.hasPrefix("sshd") == true {
+            kill(child, SIGSTOP)
+        }
+    }
+
     /// Stops the listener and every connection.
     public func stop() {
         guard let pid else { return }

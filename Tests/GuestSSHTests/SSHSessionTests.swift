@@ -168,6 +168,22 @@ struct SSHSessionTests {
         await s.close()
     }
 
+    @Test func silentPeerIsDetectedByKeepalives() async throws {
+        let rig = try SSHRig()   // keepalive every 2 s: silent for 3 intervals (+2 s) means dead
+        let s = try await rig.open()
+        let started = ContinuousClock.now
+        async let freezer: Void = {
+            try? await Task.sleep(for: .milliseconds(500))
+            rig.server.freezeConnections()
+        }()
+        let error = await #expect(throws: LabError.self) { _ = try await s.run(Command(["sleep", "60"], deadline: .seconds(30))) }
+        await freezer
+        #expect(error?.code == .connection)
+        #expect(error?.cause?.contains("keepalive") == true)
+        #expect(ContinuousClock.now - started < .seconds(15))
+        rig.server.stop()
+    }
+
     @Test func bootingNodeIsRetriedUntilItsSSHDAppears() async throws {
         let rig = try SSHRig()
         rig.server.stop()
