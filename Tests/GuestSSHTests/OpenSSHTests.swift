@@ -31,6 +31,17 @@ import Testing
         #expect(kh.pins(host: "10.213.0.6", port: 22).count == 1)
     }
 
+    @Test func hashedEntriesFromTheSystemSSHAreUnderstood() throws {
+        let kh = tempKnownHosts()
+        defer { try? FileManager.default.removeItem(atPath: kh.path) }
+        // Written by `ssh` with HashKnownHosts=yes for [127.0.0.9]:2399.
+        let line = "|1|zjzubjmC3ZwIqvT2APCKe9nG8yQ=|k3YmN76KclZHSRGn/T+4rn6TxOc= ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILO/77LJRyiXRSnsgWL4sFVN9hSuczk/vXtT/Ge86p0D\n"
+        try line.write(toFile: kh.path, atomically: true, encoding: .utf8)
+        #expect(kh.pins(host: "127.0.0.9", port: 2399).count == 1)
+        #expect(kh.pins(host: "127.0.0.9", port: 22).isEmpty)
+        #expect(try kh.remove(host: "127.0.0.9", port: 2399) == 1)
+    }
+
     @Test func sshArgumentsQuoteTheRemoteCommandAndPinKnownHosts() {
         let e = GuestEndpoint(node: "w1", host: "10.213.0.5", port: 2222, user: "hung")
         let args = OpenSSH.sshArguments(ssh: "/usr/bin/ssh", endpoint: e, privateKey: "/lab/.labctl/id_ed25519",
