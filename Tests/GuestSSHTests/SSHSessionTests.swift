@@ -264,6 +264,41 @@ struct SSHSessionTests {
         #expect(String(decoding: data, as: UTF8.self) == "a b\n")
     }
 
+    @Test func passwordBootstrapInstallsTheKeyAndNeverLogsThePassword() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("labctl-boot-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let paths = LabPaths(root: root + "/.labctl")
+        let key = try SSHKeys.ensureLabKey(paths: paths)
+        let server = try LocalSSHServer(host: "127.0.0.\(Int.random(in: 2...250))", authorizedKeys: [], passwordAuthentication: true)
+        let password = "Boot-\(UUID().uuidString.prefix(12))"
+        try LocalSSHServer.setPassword(password)
+        let home = try #require(FileManager.default.homeDirectory(forUser: LocalSSHServer.testUser)?.path)
+        defer {
+            try? LocalSSHServer.setPassword(nil)
+            try? FileManager.default.removeItem(atPath: home + "/.ssh/authorized_keys")
+            server.stop()
+        }
+        try server.start()
+        let options = SSHOptions(privateKey: key, knownHosts: paths.knownHosts, logDirectory: paths.logs)
+        let endpoint = GuestEndpoint(node: "base", host: server.host, port: server.port, user: server.user)
+        // Key auth fails before the bootstrap.
+        await #expect(throws: LabError.self) { _ = try await SSHConnector(options: options).open(endpoint, deadline: .seconds(5)) }
+        let wrong = await #expect(throws: LabError.self) {
+            try await SSHSession.bootstrapWithPassword(endpoint, password: "not-" + password, options: options, deadline: .seconds(5))
+        }
+        #expect(wrong?.code == .security)
+        try await SSHSession.bootstrapWithPassword(endpoint, password: password, options: options, deadline: .seconds(10))
+        // Twice is harmless: the key is installed once.
+        try await SSHSession.bootstrapWithPassword(endpoint, password: password, options: options, deadline: .seconds(10))
+        let s = try await SSHConnector(options: options).open(endpoint, deadline: .seconds(5))
+        let r = try await s.run(Command(["grep", "-c", "labctl", ".ssh/authorized_keys"]))
+        #expect(r.stdoutText == "1\n")
+        await s.close()
+        let log = (try? String(contentsOfFile: paths.log(node: "base"), encoding: .utf8)) ?? ""
+        #expect(!log.contains(password))
+        #expect("\(wrong.map { String(describing: $0) } ?? "")".contains(password) == false)
+    }
+
     @Test func sudoWithoutNopasswdSaysSo() async throws {
         // sudo must exist on the "guest" (here: this machine) for this check.
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sudo"), "sudo is not installed (scripts/install-deps test)")
