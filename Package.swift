@@ -71,6 +71,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
+        // Benchmarks against local servers (`labctl-bench ssh`, docs/ssh.md).
+        .executableTarget(name: "labctl-bench", dependencies: ["GuestSSH", "LabKit"]),
 
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VMwareDriverTests", dependencies: ["VMwareDriver", "LabKit"], resources: [.copy("Fixtures")]),
@@ -80,5 +82,6 @@ let package = Package(
         // End-to-end testbed (Tests/Testbed): real guests behind a fake vmrun; needs root.
         .testTarget(name: "TestbedTests", dependencies: ["LabKit"]),
         .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit"], resources: [.copy("Golden")]),
+        .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit"]),
     ]
 )

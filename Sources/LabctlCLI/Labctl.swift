@@ -22,6 +22,7 @@ public struct Labctl: AsyncParsableCommand {
             CommandGroup(name: "Lab", subcommands: [Validate.self, Schema.self]),
             CommandGroup(name: "Network", subcommands: [NetCommand.self]),
             CommandGroup(name: "Mesh", subcommands: [CA.self]),
+            CommandGroup(name: "Nodes", subcommands: [SSHCommand.self, SSHConfigCommand.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
         ]
     )
