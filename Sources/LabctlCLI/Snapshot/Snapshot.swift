@@ -56,6 +56,7 @@ enum LabCommandSupport {
     }
 
     /// Runs `body` under the lab lock, with Ctrl-C cancelling it (a second Ctrl-C exits at once).
+    @discardableResult
     static func locked<T: Sendable>(_ paths: LabPaths, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let task = Task {
             try await LabRun.withLock(paths: paths, onEvent: { event in
