@@ -7,6 +7,12 @@ public struct DestroyPlan: Sendable, Hashable {
         public var cluster: String
         public var vm: String
         public var exists: Bool
+        public init(node: String, cluster: String, vm: String, exists: Bool) {
+            self.node = node
+            self.cluster = cluster
+            self.vm = vm
+            self.exists = exists
+        }
     }
 
     public var scope: StageScope
@@ -15,6 +21,13 @@ public struct DestroyPlan: Sendable, Hashable {
     public var journalEntries: Int
     /// Lab snapshots that lose these nodes (removed when no node is left).
     public var snapshots: [String]
+
+    public init(scope: StageScope, items: [Item], journalEntries: Int, snapshots: [String]) {
+        self.scope = scope
+        self.items = items
+        self.journalEntries = journalEntries
+        self.snapshots = snapshots
+    }
 }
 
 /// `labctl destroy [NODE|CLUSTER]`: stops and deletes the selected VMs, forgets their host-key
