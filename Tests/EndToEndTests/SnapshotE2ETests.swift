@@ -41,7 +41,7 @@ struct SnapshotE2ETests {
     /// Runs `labctl ARGS` and SIGKILLs it once its output contains `marker`; fails if it ended first.
     func killed(_ lab: TestLab, _ args: [String], when marker: String, timeout: Duration = .seconds(300)) async throws -> String {
         let out = lab.dir.appendingPathComponent("killed-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: LabctlBinary.path)
         p.arguments = args + ["--lab", lab.labFile.path]
