@@ -32,7 +32,11 @@ extension LabSnapshots {
         guard let m = try store.load(name), m.status != .deleting, let record = m.node(node),
               let uid = record.snapshotUID, let machine = machines.machine(node) else { return false }
         guard await hypervisor.vmExists(machine.vm) else { return false }
-        let tree = try await hypervisor.snapshots(machine.vm)
+        let hv = hypervisor
+        let limits = self.limits
+        let tree = try await withDeadline(limits.query, onTimeout: {
+            LabError.deadline("reading the VM's snapshots", node: node, after: limits.query, hint: "re-run")
+        }) { try await hv.snapshots(machine.vm) }
         guard tree.snapshots.contains(where: { $0.uid == uid }) else { return false }
         return Self.isCurrent(record, journal: try Journal.load(path: paths.journal))
     }

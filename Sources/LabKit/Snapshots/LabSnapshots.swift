@@ -353,7 +353,11 @@ public struct LabSnapshots: Sendable {
     public func delete(name: String) async throws -> LabSnapshotManifest {
         guard let manifest = try store.load(name) else {
             if let base = machines.baseVM, await hypervisor.vmExists(base) {
-                let tree = try await hypervisor.snapshots(base)
+                let hv = hypervisor
+                let limits = self.limits
+                let tree = try await withDeadline(limits.query, onTimeout: {
+                    LabError(.timeout, "reading the base VM's snapshots did not finish within \(limits.query)", location: base.path)
+                }) { try await hv.snapshots(base) }
                 if let snap = tree.named(name).first {
                     let clones = tree.named(name).flatMap { tree.clones[$0.uid] ?? [] }
                     throw LabError(.conflict, clones.isEmpty
