@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "LabStages",
             dependencies: [
-                "LabKit", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
+                "LabKit", "LabPKI", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("Resources")]
         ),
@@ -87,7 +87,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "TestbedSupport"]
         ),
-        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI"], resources: [.copy("Golden")]),
         .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit"]),
     ]
 )

@@ -23,7 +23,7 @@ public struct Labctl: AsyncParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Lab", subcommands: [Up.self, Plan.self, Status.self, Logs.self, Validate.self, Schema.self]),
             CommandGroup(name: "Network", subcommands: [NetCommand.self]),
-            CommandGroup(name: "Mesh", subcommands: [CA.self]),
+            CommandGroup(name: "Mesh", subcommands: [Verify.self, CA.self]),
             CommandGroup(name: "Nodes", subcommands: [SSHCommand.self, SSHConfigCommand.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
         ]
