@@ -38,3 +38,9 @@ static inline int cssh2_sha256(const void *data, size_t n, unsigned char *out) {
     unsigned int len = 32;
     return EVP_Digest(data, n, out, &len, EVP_sha256(), NULL);
 }
+#include <openssl/hmac.h>
+/* HMAC-SHA1, for OpenSSH's hashed known_hosts names (|1|salt|hash). */
+static inline int cssh2_hmac_sha1(const void *key, int keylen, const void *data, size_t n, unsigned char *out) {
+    unsigned int len = 20;
+    return HMAC(EVP_sha1(), key, keylen, (const unsigned char *)data, n, out, &len) != NULL;
+}

@@ -1,3 +1,4 @@
+import CLibSSH2
 import Foundation
 import LabKit
 
@@ -17,6 +18,24 @@ public struct KnownHosts: Sendable {
         public var key: Data
         public var comment: String?
         public var fingerprint: String { SHA256Digest.fingerprint(ofKeyBlob: key) }
+
+        /// Plain names (`host`, `[host]:port`, comma-separated) or OpenSSH's hashed form
+        /// `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`, which the system ssh writes when
+        /// HashKnownHosts is on (Debian's default).
+        public func matches(_ name: String) -> Bool {
+            if hostPattern.hasPrefix("|1|") {
+                let parts = hostPattern.split(separator: "|", omittingEmptySubsequences: true)
+                guard parts.count == 3, let salt = Data(base64Encoded: String(parts[1])) else { return false }
+                var out = [UInt8](repeating: 0, count: 20)
+                let ok = salt.withUnsafeBytes { s in
+                    Array(name.utf8).withUnsafeBytes { d in
+                        cssh2_hmac_sha1(s.baseAddress, Int32(s.count), d.baseAddress, d.count, &out)
+                    }
+                }
+                return ok == 1 && Data(out).base64EncodedString() == parts[2]
+            }
+            return hostPattern.split(separator: ",").contains(Substring(name))
+        }
     }
 
     public enum Verdict: Sendable, Equatable {
@@ -52,7 +71,7 @@ public struct KnownHosts: Sendable {
     /// Entries pinned for this host and port.
     public func pins(host: String, port: Int) -> [Entry] {
         let pattern = Self.hostPattern(host: host, port: port)
-        return entries().filter { $0.hostPattern.split(separator: ",").contains(Substring(pattern)) }
+        return entries().filter { $0.matches(pattern) }
     }
 
     public func check(host: String, port: Int, keyType: String, key: Data) -> Verdict {
@@ -80,7 +99,7 @@ public struct KnownHosts: Sendable {
         var removed = 0
         try rewrite { lines in
             lines.removeAll { line in
-                guard let e = Self.parse(line), e.hostPattern.split(separator: ",").contains(Substring(pattern)) else { return false }
+                guard let e = Self.parse(line), e.matches(pattern) else { return false }
                 removed += 1
                 return true
             }

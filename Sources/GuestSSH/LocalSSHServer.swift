@@ -35,7 +35,8 @@ public final class LocalSSHServer: @unchecked Sendable {
     }
 
     /// Creates the rig (not started). `host` must be a loopback address.
-    public init(host: String = "127.0.0.1", authorizedKeys: [String]) throws {
+    /// `passwordAuthentication` also accepts passwords and `~/.ssh/authorized_keys` (for the bootstrap test).
+    public init(host: String = "127.0.0.1", authorizedKeys: [String], passwordAuthentication: Bool = false) throws {
         guard host.hasPrefix("127.") else { throw LabError(.invalidInput, "the test sshd listens on loopback only, not \(host)") }
         if let why = Self.unavailableReason { throw LabError(.unsupported, why) }
         guard let sshd = LocalProcess.find("sshd") else { throw LabError(.notFound, "sshd not found") }
@@ -59,9 +60,9 @@ public final class LocalSSHServer: @unchecked Sendable {
             HostKey \(base)/host_ed25519
             HostKey \(base)/host_ecdsa
             PidFile \(base)/sshd.pid
-            AuthorizedKeysFile \(base)/authorized_keys
+            AuthorizedKeysFile \(base)/authorized_keys\(passwordAuthentication ? " .ssh/authorized_keys" : "")
             PubkeyAuthentication yes
-            PasswordAuthentication no
+            PasswordAuthentication \(passwordAuthentication ? "yes" : "no")
             KbdInteractiveAuthentication no
             UsePAM no
             StrictModes no
@@ -136,8 +137,22 @@ public final class LocalSSHServer: @unchecked Sendable {
     public func killConnections() {
         guard let pid else { return }
         // The monitor ([priv]) forks the process that holds the socket after authentication:
-        // kill the whole subtree, deepest first.
-        for child in Self.descendants(of: pid).reversed() { kill(child, SIGKILL) }
+        // kill every sshd in the subtree, but not the user's commands, or their exit would
+        // reach the client as a normal end of the command before the connection drops.
+        let sshds = Self.descendants(of: pid).filter {
+            (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8))?.hasPrefix("sshd") == true
+        }
+        for child in sshds { kill(child, SIGKILL) }
+    }
+
+    /// Stops (SIGSTOP) the sshd processes of every open connection: the peer goes silent
+    /// without closing the socket, like a guest whose address moved away.
+    public func freezeConnections() {
+        guard let pid else { return }
+        for child in Self.descendants(of: pid) where
+            (try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8))?.hasPrefix("sshd") == true {
+            kill(child, SIGSTOP)
+        }
     }
 
     /// Stops the listener and every connection.
@@ -190,6 +205,16 @@ public final class LocalSSHServer: @unchecked Sendable {
         }
         // With UsePAM no, a locked password ("!") refuses even key logins: "*" means "no password".
         _ = try LocalProcess.run(LocalProcess.find("usermod") ?? "/usr/sbin/usermod", ["-p", "*", testUser])
+    }
+
+    /// Sets the test user's password (`*` again: `setPassword(nil)`), for the bootstrap test.
+    public static func setPassword(_ password: String?) throws {
+        if let password {
+            let out = try LocalProcess.run(LocalProcess.find("chpasswd") ?? "/usr/sbin/chpasswd", [], stdin: Data("\(testUser):\(password)\n".utf8))
+            guard out.status == 0 else { throw LabError(.commandFailed, "chpasswd failed", cause: out.stderr) }
+        } else {
+            _ = try LocalProcess.run(LocalProcess.find("usermod") ?? "/usr/sbin/usermod", ["-p", "*", testUser])
+        }
     }
 
     /// A free TCP port on `host` (bind port 0, read it back, release it).

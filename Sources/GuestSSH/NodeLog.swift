@@ -17,9 +17,10 @@ final class NodeLog: @unchecked Sendable {
         if handle == nil {
             let fm = FileManager.default
             try? fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            if !fm.fileExists(atPath: path) { _ = fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) }
-            handle = FileHandle(forWritingAtPath: path)
-            _ = try? handle?.seekToEnd()
+            // O_APPEND: several sessions to one node (a reconnect, a pin replacement) share the file.
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return }
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         }
         try? handle?.write(contentsOf: Data(text.utf8))
     }

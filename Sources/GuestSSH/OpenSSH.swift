@@ -12,6 +12,9 @@ public enum OpenSSH {
             "-o", "IdentitiesOnly=yes",
             "-o", "UserKnownHostsFile=\(knownHosts)",
             "-o", "GlobalKnownHostsFile=/dev/null",
+            // Plain names, so the file stays readable and `labctl ssh-config --forget` is obvious
+            // (GuestSSH also understands hashed entries).
+            "-o", "HashKnownHosts=no",
             "-o", "StrictHostKeyChecking=\(pinned ? "yes" : "accept-new")",
         ]
     }
@@ -40,6 +43,8 @@ public enum OpenSSH {
           IdentityFile \(quoteConfig(privateKey))
           IdentitiesOnly yes
           UserKnownHostsFile \(quoteConfig(knownHosts))
+          GlobalKnownHostsFile /dev/null
+          HashKnownHosts no
           StrictHostKeyChecking accept-new
 
         """

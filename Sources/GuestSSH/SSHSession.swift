@@ -161,7 +161,7 @@ public final class SSHSession: GuestSession, @unchecked Sendable {
     // MARK: Commands
 
     /// The remote command line: argv quoted for the remote shell, behind `sudo -n` when asked.
-    static func commandLine(_ command: Command) -> String {
+    public static func commandLine(_ command: Command) -> String {
         let argv = command.arguments.map(shellQuote).joined(separator: " ")
         return command.sudo ? "sudo -n -- " + argv : argv
     }

@@ -168,6 +168,22 @@ struct SSHSessionTests {
         await s.close()
     }
 
+    @Test func silentPeerIsDetectedByKeepalives() async throws {
+        let rig = try SSHRig()   // keepalive every 2 s: silent for 3 intervals (+2 s) means dead
+        let s = try await rig.open()
+        let started = ContinuousClock.now
+        async let freezer: Void = {
+            try? await Task.sleep(for: .milliseconds(500))
+            rig.server.freezeConnections()
+        }()
+        let error = await #expect(throws: LabError.self) { _ = try await s.run(Command(["sleep", "60"], deadline: .seconds(30))) }
+        await freezer
+        #expect(error?.code == .connection)
+        #expect(error?.cause?.contains("keepalive") == true)
+        #expect(ContinuousClock.now - started < .seconds(15))
+        rig.server.stop()
+    }
+
     @Test func bootingNodeIsRetriedUntilItsSSHDAppears() async throws {
         let rig = try SSHRig()
         rig.server.stop()
@@ -225,6 +241,62 @@ struct SSHSessionTests {
         #expect(!log.contains(token))
         #expect(log.contains("<redacted>"))
         #expect(log.contains("exit 4"))
+    }
+
+    @Test func systemSSHAcceptsThePinsLabctlRecorded() async throws {
+        let rig = try SSHRig()
+        let s = try await rig.open()   // trust on first use records the pin
+        await s.close()
+        let argv = OpenSSH.sshArguments(ssh: "/usr/bin/ssh", endpoint: rig.endpoint, privateKey: rig.key,
+                                        knownHosts: rig.paths.knownHosts, command: ["echo", "a b"])
+        #expect(argv.contains("StrictHostKeyChecking=yes"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst()) + []
+        p.arguments?.insert(contentsOf: ["-o", "BatchMode=yes"], at: 0)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(String(decoding: data, as: UTF8.self) == "a b\n")
+    }
+
+    @Test func passwordBootstrapInstallsTheKeyAndNeverLogsThePassword() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("labctl-boot-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let paths = LabPaths(root: root + "/.labctl")
+        let key = try SSHKeys.ensureLabKey(paths: paths)
+        let server = try LocalSSHServer(host: "127.0.0.\(Int.random(in: 2...250))", authorizedKeys: [], passwordAuthentication: true)
+        let password = "Boot-\(UUID().uuidString.prefix(12))"
+        try LocalSSHServer.setPassword(password)
+        let home = try #require(FileManager.default.homeDirectory(forUser: LocalSSHServer.testUser)?.path)
+        defer {
+            try? LocalSSHServer.setPassword(nil)
+            try? FileManager.default.removeItem(atPath: home + "/.ssh/authorized_keys")
+            server.stop()
+        }
+        try server.start()
+        let options = SSHOptions(privateKey: key, knownHosts: paths.knownHosts, logDirectory: paths.logs)
+        let endpoint = GuestEndpoint(node: "base", host: server.host, port: server.port, user: server.user)
+        // Key auth fails before the bootstrap.
+        await #expect(throws: LabError.self) { _ = try await SSHConnector(options: options).open(endpoint, deadline: .seconds(5)) }
+        let wrong = await #expect(throws: LabError.self) {
+            try await SSHSession.bootstrapWithPassword(endpoint, password: "not-" + password, options: options, deadline: .seconds(5))
+        }
+        #expect(wrong?.code == .security)
+        try await SSHSession.bootstrapWithPassword(endpoint, password: password, options: options, deadline: .seconds(10))
+        // Twice is harmless: the key is installed once.
+        try await SSHSession.bootstrapWithPassword(endpoint, password: password, options: options, deadline: .seconds(10))
+        let s = try await SSHConnector(options: options).open(endpoint, deadline: .seconds(5))
+        let r = try await s.run(Command(["grep", "-c", "labctl", ".ssh/authorized_keys"]))
+        #expect(r.stdoutText == "1\n")
+        await s.close()
+        let log = (try? String(contentsOfFile: paths.log(node: "base"), encoding: .utf8)) ?? ""
+        #expect(!log.contains(password))
+        #expect("\(wrong.map { String(describing: $0) } ?? "")".contains(password) == false)
     }
 
     @Test func sudoWithoutNopasswdSaysSo() async throws {
