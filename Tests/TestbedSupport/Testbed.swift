@@ -260,6 +260,8 @@ public actor Testbed {
         public var time: String
         public var stdin: String?
         public var cluster: String?
+        /// `istioctl install -f FILE`: the file, verbatim.
+        public var file: String?
     }
 
     /// The shared stub journal, in call order across all guests.
