@@ -21,7 +21,7 @@ public struct Labctl: AsyncParsableCommand {
             """,
         version: Labctl.version,
         groupedSubcommands: [
-            CommandGroup(name: "Lab", subcommands: [Up.self, Plan.self, Status.self, Logs.self, Validate.self, Schema.self]),
+            CommandGroup(name: "Lab", subcommands: [Up.self, BaseCommand.self, Plan.self, Status.self, Logs.self, KubeconfigCommand.self, Validate.self, Schema.self]),
             CommandGroup(name: "Network", subcommands: [NetCommand.self]),
             CommandGroup(name: "Mesh", subcommands: [Verify.self, CA.self]),
             CommandGroup(name: "Nodes", subcommands: [SSHCommand.self, SSHConfigCommand.self]),

@@ -86,7 +86,7 @@ struct KubernetesOperations: Sendable {
         let c = try cluster(of: ctx)
         let out = try await run(try scripts.render(.kubeadmInit, cluster: c.name), ctx)
         logResults(out, ctx)
-        if let name = out["cluster.name"], name != c.name {
+        if let name = out["cluster.name"], !name.isEmpty, name != c.name {
             throw LabError(.conflict, "the control plane's cluster is named '\(name)', lab.json says '\(c.name)'",
                            location: "node \(ctx.scope.name): /etc/kubernetes/admin.conf",
                            hint: "this node ran kubeadm init with another configuration; rebuild the cluster: labctl rebuild \(c.name)")
@@ -145,10 +145,18 @@ struct KubernetesOperations: Sendable {
 
     func readyProbe(_ ctx: StageContext) async -> ProbeResult {
         guard let c = try? cluster(of: ctx), let cp = c.controlPlane else { return .unknown }
-        let jsonpath = #"{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#
-        guard let r = await probe(cp.name, Self.kubectl("get nodes -o jsonpath=\(shellQuote(jsonpath))")), r.succeeded else { return .unknown }
-        let ready = StageOutput.parse(r.stdoutText)
-        return c.nodes.allSatisfy({ ready[$0.name] == "True" }) ? .done : .notDone
+        guard let r = await probe(cp.name, Self.kubectl("get nodes --no-headers")), r.succeeded else { return .unknown }
+        let ready = Self.readyNodes(r.stdoutText)
+        return c.nodes.allSatisfy({ ready.contains($0.name) }) ? .done : .notDone
+    }
+
+    /// The Ready nodes of a `kubectl get nodes` table (`NAME STATUS ROLES AGE VERSION`; a header line is skipped).
+    static func readyNodes(_ table: String) -> Set<String> {
+        Set(table.split(separator: "\n").compactMap { line -> String? in
+            let cols = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard cols.count >= 2, cols[0] != "NAME" else { return nil }
+            return cols[1].split(separator: ",").first == "Ready" ? String(cols[0]) : nil
+        })
     }
 
     func ready(_ ctx: StageContext) async throws {
