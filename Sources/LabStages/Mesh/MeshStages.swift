@@ -36,6 +36,11 @@ public enum MeshStages {
         public static let all = [caCerts, trust, install, eastWest, sample, remoteSecrets, verify, checkpoint]
     }
 
+    public enum Resource {
+        /// The lab's CA files in `.labctl/pki`.
+        public static let ca = "istio-ca"
+    }
+
     /// The Kubernetes group's lab stages the mesh waits for (branch k8s, `KubernetesStages.ID`):
     /// the merged kubeconfig on the mesh node, and the checkpoint taken after it (so `snapshot#4`
     /// never holds half a mesh).
@@ -66,6 +71,9 @@ public enum MeshStages {
         return [
             Stage(id: ID.caCerts, scope: .cluster,
                   dependencies: dependencies(ID.caCerts),
+                  // One at a time: the first instance makes the lab's root, the others must load
+                  // that same root (two clusters making a root at once would end with two roots).
+                  resources: [Resource.ca],
                   deadline: scripted(.istioCACerts) + .seconds(60),
                   summary: "issue the cluster's intermediate CA (one root per lab); istio-system, its network label and the cacerts secret (seed 12.1-12.3)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
