@@ -30,6 +30,16 @@ struct TestLab: Sendable {
     var vmFolder: URL { dir.appendingPathComponent("vms") }
     var stateDir: URL { dir.appendingPathComponent(".labctl") }
 
+    /// The node checkpoint (seed 7.6), the Kubernetes one (seed 10) and the kubeconfig one (seed 11).
+    static let checkpointsAfterUp = ["snapshot#2", "snapshot#3", "snapshot#4"]
+
+    /// Stage instances of `up`: base.check, 5 node stages per node, kubeadm init per control plane,
+    /// join per worker, 5 cluster stages per cluster, 2 lab stages (issue 8).
+    var instanceCount: Int {
+        let clusters = Set(nodes.map(\.cluster)).count
+        return 1 + nodes.count * 5 + nodes.count + clusters * 5 + 2
+    }
+
     func vmx(_ node: String) -> String { vmFolder.appendingPathComponent("\(node)/\(node).vmx").path }
 
     /// A lab shaped like the repository's (clusters × (1 control plane + workers), 10.213.64.x),
