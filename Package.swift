@@ -85,7 +85,8 @@ let package = Package(
         // `labctl up` end to end on the testbed: the real binary, the fake vmrun, real guests; needs root.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "TestbedSupport"]
+            dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "TestbedSupport",
+                           .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI"], resources: [.copy("Golden")]),
         .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit"]),

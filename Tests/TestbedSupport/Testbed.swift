@@ -260,6 +260,8 @@ public actor Testbed {
         public var time: String
         public var stdin: String?
         public var cluster: String?
+        /// The `--config FILE` of `kubeadm init`/`join`, verbatim.
+        public var config: String?
         /// `istioctl install -f FILE`: the file, verbatim.
         public var file: String?
     }

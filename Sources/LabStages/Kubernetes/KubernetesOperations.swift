@@ -57,10 +57,10 @@ struct KubernetesOperations: Sendable {
     /// `kubectl` with the cluster's admin kubeconfig on its control plane, as a shell line.
     static func kubectl(_ args: String) -> String { "KUBECONFIG=/etc/kubernetes/admin.conf kubectl \(args)" }
 
-    func run(_ script: RenderedScript, _ ctx: StageContext?, input: String? = nil) async throws -> [String: String] {
+    func run(_ script: RenderedScript, _ ctx: StageContext?, input: String? = nil, secrets: [String] = []) async throws -> [String: String] {
         let session = try await services.sessions.session(for: script.host)
         do {
-            return try await ScriptRunner.run(script, on: session, ctx, input: input)
+            return try await ScriptRunner.run(script, on: session, ctx, input: input, secrets: secrets)
         } catch let e as LabError where e.code == .connection {
             await services.sessions.drop(node: script.host)
             throw e
@@ -123,7 +123,10 @@ struct KubernetesOperations: Sendable {
                            hint: "run `sudo kubeadm token create --print-join-command` on \(joinScript.host) to see why")
         }
         ctx.log("join command created on \(joinScript.host) (a 30-minute token; not logged)")
-        let out = try await run(try scripts.render(.kubeadmJoin, node: worker), ctx, input: line)
+        // The token and the CA hash on their own are secrets too (kubeadm may print either alone).
+        let words = line.split(separator: " ").map(String.init)
+        let parts = zip(words, words.dropFirst()).filter { ["--token", "--discovery-token-ca-cert-hash"].contains($0.0) }.map(\.1)
+        let out = try await run(try scripts.render(.kubeadmJoin, node: worker), ctx, input: line, secrets: parts)
         logResults(out, ctx)
     }
 
@@ -241,7 +244,9 @@ struct KubernetesOperations: Sendable {
             guard await TCPProbe.isOpen(host: await services.sessions.host(of: mesh.name), port: lab.ssh.port, timeout: .seconds(2)) else { return .unknown }
             let session = try await services.sessions.session(for: mesh.name, deadline: .seconds(15))
             // The file holds a client key: compared here, never logged.
-            let r = try await session.run(Command(["/bin/sh", "-c", "cat \"\(path)\""], deadline: Self.probeDeadline))
+            var cat = Command(["/bin/sh", "-c", "cat \"\(path)\""], deadline: Self.probeDeadline)
+            cat.secretOutput = true
+            let r = try await session.run(cat)
             guard r.succeeded else { return .notDone }
             return r.stdout == data ? .done : .notDone
         } catch {
