@@ -31,13 +31,14 @@ struct TestLab: Sendable {
     var stateDir: URL { dir.appendingPathComponent(".labctl") }
 
     /// The node checkpoint (seed 7.6), the Kubernetes one (seed 10) and the kubeconfig one (seed 11).
-    static let checkpointsAfterUp = ["snapshot#2", "snapshot#3", "snapshot#4"]
+    static let checkpointsAfterUp = ["snapshot#2", "snapshot#3", "snapshot#4", "snapshot#5"]
 
     /// Stage instances of `up`: base.check, 5 node stages per node, kubeadm init per control plane,
     /// join per worker, 5 cluster stages per cluster, 2 lab stages (issue 8).
     var instanceCount: Int {
         let clusters = Set(nodes.map(\.cluster)).count
-        return 1 + nodes.count * 5 + nodes.count + clusters * 5 + 2
+        // + the mesh (issue 9): 4 stages per cluster (cacerts, install, east-west, sample), 4 lab stages.
+        return 1 + nodes.count * 5 + nodes.count + clusters * 5 + 2 + clusters * 4 + 4
     }
 
     func vmx(_ node: String) -> String { vmFolder.appendingPathComponent("\(node)/\(node).vmx").path }
@@ -54,6 +55,10 @@ struct TestLab: Sendable {
         for snap in ["snapshot#1", "snapshot#2"] where snapshots {
             let r = try await tb.vmrun(["-T", "ws", "snapshot", base, snap])
             guard r.succeeded else { throw TestbedError(description: "snapshot \(snap) of the base: \(r.stdout)\(r.stderr)") }
+        }
+        if snapshots {
+            // What base-tools (seed 5, 6) leaves in snapshot#2 for the mesh stages (MeshTests.swift).
+            try installIstioRelease(baseVMX: base, version: profile == "current" ? "1.30.3" : "1.10.1")
         }
         let n = Testbed.network
         var nodes: [(name: String, address: String, cluster: String)] = []

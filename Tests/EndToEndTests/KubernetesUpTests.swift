@@ -88,6 +88,9 @@ struct KubernetesUpTests {
         #expect(noop.succeeded && noop.stdout.contains("nothing to do"), "\(noop.stdout) \(noop.stderr)")
         #expect(lab.mutatingCalls(since: callsBeforeNoop).isEmpty, "base prepare changed something: \(lab.mutatingCalls(since: callsBeforeNoop))")
 
+        // The mesh stages that follow need the Istio release base-tools would install (MeshTests.swift).
+        try lab.installIstioRelease(version: "1.10.1")
+
         // 2. up: nodes, then both clusters, then the kubeconfig.
         let run = try await lab.up(timeout: .seconds(900))
         outputs.append(run.outcome)
@@ -192,7 +195,7 @@ struct KubernetesUpTests {
         let export = try await lab.labctl(["kubeconfig", "--export"])
         #expect(export.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "export KUBECONFIG=\(kubeconfig)")
         for node in lab.nodes {
-            #expect(lab.snapshotNames(lab.vmx(node.name)) == ["snapshot#2", "snapshot#3", "snapshot#4"], "snapshots of \(node.name)")
+            #expect(lab.snapshotNames(lab.vmx(node.name)) == ["snapshot#2", "snapshot#3", "snapshot#4", "snapshot#5"], "snapshots of \(node.name)")
         }
 
         // 5. Re-running up runs no action and no Kubernetes command that changes anything.

@@ -21,7 +21,7 @@ struct MeshTests {
         try await tb.resetStubState()
         let lab = try await TestLab.make(tb, name: "e2e-mesh", dhcp: true, baseMAC: "00:50:56:3f:00:50")
         defer { Task { await lab.cleanUp() } }
-        try lab.installIstioRelease(version: "1.10.1")
+        // TestLab.make put the Istio release into the base's snapshot#2 (installIstioRelease).
 
         // Plain progress, as a user sees it: the transcript in docs/mesh.md comes from this run.
         let up = try await lab.labctl(["up", "--progress", "plain"], timeout: .seconds(1200))
@@ -144,6 +144,10 @@ extension TestLab {
     /// manifests as the stubs (the release itself cannot be downloaded here). Written into the
     /// frozen top layer of `snapshot#2` before any clone exists, so only control planes get it.
     func installIstioRelease(version: String) throws {
+        try Self.installIstioRelease(baseVMX: baseVMX, version: version)
+    }
+
+    static func installIstioRelease(baseVMX: String, version: String) throws {
         let disk = URL(fileURLWithPath: baseVMX).deletingLastPathComponent().appendingPathComponent(".ltb/disk.json")
         let d = try JSONSerialization.jsonObject(with: Data(contentsOf: disk)) as? [String: Any]
         guard let top = (d?["lowers"] as? [String])?.first else { throw TestbedError(description: "no layers in \(disk.path)") }

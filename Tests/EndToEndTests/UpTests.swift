@@ -67,7 +67,7 @@ struct UpTests {
         #expect(rows.count == 4)
         for row in rows {
             let last = (row["role"] as? String) == "control-plane" ? "cluster.init" : "node.join"
-            #expect(row["power"] as? String == "on" && row["ssh"] as? Bool == true && row["checkpoint"] as? String == "snapshot#4"
+            #expect(row["power"] as? String == "on" && row["ssh"] as? Bool == true && row["checkpoint"] as? String == "snapshot#5"
                     && row["lastStage"] as? String == last, "\(row)")
         }
         await lab.cleanUp()
