@@ -39,9 +39,11 @@ public struct StageGraph: Sendable {
         order.filter { $0.stage == stage && (scope == nil || $0.scope == scope) }
     }
 
-    /// Everything that (transitively) depends on the given instances, not including them.
+    /// Everything that (transitively) depends on the given instances, not including them: what a
+    /// re-run of them makes stale (`--from`). Order-only edges (`StageDependency.orderOnly`) are not
+    /// followed: such a dependent waits for the instance but does not re-run when it re-runs.
     public func transitiveDependents(of ids: some Sequence<StageInstanceID>) -> Set<StageInstanceID> {
-        closure(from: ids, next: dependents(of:))
+        closure(from: ids, next: { id in dependents(of: id).filter { !(instances[$0]?.orderOnly.contains(id) ?? false) } })
     }
 
     /// Everything the given instances (transitively) depend on, not including them.
