@@ -98,7 +98,7 @@ struct KubernetesOperations: Sendable {
     func joinProbe(_ ctx: StageContext) async -> ProbeResult {
         guard let c = try? cluster(of: ctx), let cp = c.controlPlane else { return .unknown }
         guard let r = await probe(cp.name, Self.kubectl("get node \(shellQuote(ctx.scope.name)) -o name")) else { return .unknown }
-        return r.succeeded ? .done : .notDone
+        return r.succeeded && r.stdoutText.contains("node/\(ctx.scope.name)") ? .done : .notDone
     }
 
     func join(_ ctx: StageContext) async throws {
@@ -136,7 +136,7 @@ struct KubernetesOperations: Sendable {
         guard let c = try? cluster(of: ctx), let cp = c.controlPlane else { return .unknown }
         let ds = scripts.profile.cni.kind == .weave ? "-n kube-system get daemonset weave-net" : "-n kube-flannel get daemonset kube-flannel-ds"
         guard let r = await probe(cp.name, Self.kubectl("\(ds) -o name")) else { return .unknown }
-        return r.succeeded ? .done : .notDone
+        return r.succeeded && r.stdoutText.contains("daemonset") ? .done : .notDone
     }
 
     func cni(_ ctx: StageContext) async throws {
