@@ -119,7 +119,14 @@ struct TestLab: Sendable {
 
     /// `labctl up --progress json`, parsed.
     func up(_ extra: [String] = [], faults: URL? = nil, timeout: Duration = .seconds(600)) async throws -> UpRun {
+        let t0 = ContinuousClock.now
         let r = try await labctl(["up", "--progress", "json"] + extra, faults: faults, timeout: timeout)
+        // Kept outside the lab dir (which cleanUp removes) for CI artifacts and debugging.
+        let logDir = URL(fileURLWithPath: "/tmp/labctl-e2e-logs")
+        try? FileManager.default.createDirectory(at: logDir, withIntermediateDirectories: true)
+        let stamp = Int(Date().timeIntervalSince1970 * 1000)
+        try? r.stdout.write(to: logDir.appendingPathComponent("\(name)-\(stamp).jsonl"), atomically: true, encoding: .utf8)
+        print("e2e \(name): labctl up \(extra.joined(separator: " ")) took \(ContinuousClock.now - t0), exit \(r.status)")
         return UpRun(outcome: r, events: ProgressEvents.parse(r.stdout))
     }
 
@@ -212,7 +219,11 @@ struct UpRun: @unchecked Sendable {
     var finished: [String] { named("stageFinished").compactMap { $0["instance"] as? String } }
     var skipped: [String] { named("stageSkipped").compactMap { $0["instance"] as? String } }
     var runFinished: [String: Any]? { named("runFinished").last }
-    var summary: String { "exit \(outcome.status)\(outcome.timedOut ? " (timed out)" : "")\nstdout:\n\(outcome.stdout.suffix(4000))\nstderr:\n\(outcome.stderr.suffix(2000))" }
+    var failures: String {
+        guard let f = runFinished?["failures"], let d = try? JSONSerialization.data(withJSONObject: f, options: [.prettyPrinted]) else { return "-" }
+        return String(decoding: d, as: UTF8.self)
+    }
+    var summary: String { "failures: \(failures)\nexit \(outcome.status)\(outcome.timedOut ? " (timed out)" : "")\nstdout (end):\n\(outcome.stdout.suffix(1500))\nstderr:\n\(outcome.stderr.suffix(2000))" }
 }
 
 enum ProgressEvents {

@@ -157,7 +157,8 @@ struct NodeOperations: Sendable {
         let endpoint = services.endpoint(node: node, host: host)
         ctx.waiting(for: "SSH on \(host)", hint: "the clone is booting")
         do {
-            try await services.hostKeys.replacePin(for: endpoint, deadline: services.timeouts.firstContact)
+            try await waitForPort(host, deadline: services.timeouts.firstContact, node: node)
+            try await services.hostKeys.replacePin(for: endpoint, deadline: services.timeouts.connect)
         } catch let e as LabError where e.code == .timeout || e.code == .connection {
             throw LabError(.timeout, "node \(node.name) did not answer SSH on \(host):\(lab.ssh.port) within \(services.timeouts.firstContact)",
                            location: "node \(node.name)",
@@ -182,6 +183,21 @@ struct NodeOperations: Sendable {
             }
             ctx.log("base machine-id \(machineId), base host key \(hostKey)")
         }
+    }
+
+    /// Short TCP connects until the SSH port answers. Each connect is short on purpose: when a new
+    /// clone takes over an address (the base's .10, or a rebuilt node's own), the host's ARP entry
+    /// still names the previous VM's MAC and stays REACHABLE for up to ~30 s (Linux
+    /// base_reachable_time); only fresh packets walk it through DELAY/PROBE to a new lookup, while a
+    /// single long connect can sit in SYN back-off past the deadline (seen on the testbed).
+    private func waitForPort(_ host: String, deadline: Duration, node: NodeSpec) async throws {
+        let end = ContinuousClock.now + deadline
+        while ContinuousClock.now < end {
+            try Task.checkCancellation()
+            if await TCPProbe.isOpen(host: host, port: lab.ssh.port, timeout: .seconds(1)) { return }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        throw LabError(.timeout, "nothing answers on \(host):\(lab.ssh.port) within \(deadline)", location: "node \(node.name)")
     }
 
     // MARK: node.identity (seed 7.1-7.4)
@@ -236,7 +252,8 @@ struct NodeOperations: Sendable {
         // because labctl itself just regenerated the host keys (node-verify checks they differ from the base's).
         ctx.waiting(for: "SSH on \(node.address)", hint: "the node applies its static address")
         do {
-            let fp = try await services.hostKeys.replacePin(for: services.endpoint(node: node), deadline: services.timeouts.firstContact)
+            try await waitForPort(node.address.description, deadline: services.timeouts.firstContact, node: node)
+            let fp = try await services.hostKeys.replacePin(for: services.endpoint(node: node), deadline: services.timeouts.connect)
             ctx.log("pinned \(node.address): \(fp)")
         } catch let e as LabError where e.code == .timeout || e.code == .connection {
             throw LabError(.timeout, "node \(node.name) did not come back on its address \(node.address) after node-identity",

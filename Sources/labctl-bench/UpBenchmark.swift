@@ -1,0 +1,164 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `labctl-bench up`: wall time of `labctl up` on the testbed (Tests/Testbed) from a DHCP base, for
+/// one cluster (2 nodes), two clusters (4 nodes) and two clusters with four workers each (10 nodes),
+/// and whether the per-node parallelism goals hold (docs/benchmarks.md). Needs root (the testbed).
+enum UpBenchmark {
+    struct Shape {
+        var label: String
+        var clusters: Int
+        var workers: Int
+        var nodes: Int { clusters * (1 + workers) }
+    }
+
+    static let shapes = [Shape(label: "1 cluster", clusters: 1, workers: 1), Shape(label: "2 clusters", clusters: 2, workers: 1),
+                         Shape(label: "2 clusters x 4 workers", clusters: 2, workers: 4)]
+
+    /// The repository, from this file's path (the testbed scripts are not installed anywhere).
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var testbed: String { repo.appendingPathComponent("Tests/Testbed/testbed").path }
+    static var vmrun: String { repo.appendingPathComponent("Tests/Testbed/vmrun").path }
+    static var labctl: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("labctl").path
+    }
+
+    static func main(_ args: [String]) async -> Int32 {
+        if args.contains("--help") || args.contains("-h") {
+            say("usage: labctl-bench up [--keep]   (root; runs Tests/Testbed/testbed; prints wall times of labctl up)")
+            return 0
+        }
+        guard getuid() == 0 else {
+            FileHandle.standardError.write(Data("labctl-bench up: needs root (it runs the testbed: network namespaces, nspawn guests)\n".utf8))
+            return 2
+        }
+        guard FileManager.default.isExecutableFile(atPath: labctl) else {
+            FileHandle.standardError.write(Data("labctl-bench up: no labctl next to labctl-bench (\(labctl)); run swift build first\n".utf8))
+            return 2
+        }
+        // One process at a time owns the testbed (the same lock as the test harness).
+        let fd = open("/run/lock/labctl-testbed.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        say("waiting for the testbed lock (/run/lock/labctl-testbed.lock) …")
+        let lockDeadline = Date().addingTimeInterval(900)
+        while fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if Date() > lockDeadline {
+                FileHandle.standardError.write(Data("labctl-bench up: the testbed is busy (15 min)\n".utf8))
+                return 1
+            }
+            usleep(500_000)
+        }
+        defer { _ = run([testbed, "down"], timeout: 120) }
+        _ = run([testbed, "down"], timeout: 120)
+        let template = run([testbed, "template"], timeout: 900)
+        guard template.status == 0, let key = template.out.split(separator: "\n").last.map({ "\($0)/id_ed25519" }) else {
+            FileHandle.standardError.write(Data("testbed template failed: \(template.err)\n".utf8))
+            return 1
+        }
+        guard run([testbed, "up"], timeout: 120).status == 0 else {
+            FileHandle.standardError.write(Data("testbed up failed\n".utf8))
+            return 1
+        }
+        let work = URL(fileURLWithPath: "/tmp/labctl-bench-up-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: work) }
+        var times: [Double] = []
+        for (i, shape) in shapes.enumerated() {
+            guard let seconds = measure(shape, index: i, work: work, key: key) else { return 1 }
+            times.append(seconds)
+            say(String(format: "%-24@ %2d nodes  %7.1f s", shape.label as NSString, shape.nodes, seconds))
+        }
+        let goal1 = times[1] <= 1.25 * times[0]
+        let goal2 = times[2] <= 1.5 * times[1]
+        say(String(format: "4 nodes / 2 nodes  = %.2f (goal ≤ 1.25): %@", times[1] / times[0], goal1 ? "holds" : "MISSED"))
+        say(String(format: "10 nodes / 4 nodes = %.2f (goal ≤ 1.50): %@", times[2] / times[1], goal2 ? "holds" : "MISSED"))
+        return goal1 && goal2 ? 0 : 3
+    }
+
+    /// Makes a DHCP base with the two checkpoints, a lab of `shape`, times `labctl up`, deletes the VMs.
+    static func measure(_ shape: Shape, index: Int, work: URL, key: String) -> Double? {
+        let dir = work.appendingPathComponent("lab\(index)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let baseDir = work.appendingPathComponent("base\(index)").path
+        let base = run([testbed, "base-vm", baseDir, "--dhcp", "--name", "base\(index)", "--mac", String(format: "00:50:56:3f:01:%02x", index)])
+        guard base.status == 0, let vmx = base.out.split(separator: "\n").last.map(String.init) else {
+            FileHandle.standardError.write(Data("base-vm failed: \(base.err)\n".utf8))
+            return nil
+        }
+        for snap in ["snapshot#1", "snapshot#2"] { _ = run([vmrun, "-T", "ws", "snapshot", vmx, snap]) }
+        let labFile = dir.appendingPathComponent("lab.json")
+        do { try labJSON(shape, name: "bench\(index)", baseVMX: vmx, key: key).write(to: labFile, atomically: true, encoding: .utf8) } catch {
+            return nil
+        }
+        let env = ["LABCTL_VMRUN": vmrun, "LABCTL_FAKE_VMRUN_LOG": dir.appendingPathComponent("vmrun-calls.jsonl").path, "CI": "1"]
+        let t0 = Date()
+        let up = run([labctl, "up", "--progress", "plain", "--lab", labFile.path], env: env, timeout: 1800)
+        let seconds = Date().timeIntervalSince(t0)
+        if up.status != 0 {
+            FileHandle.standardError.write(Data("labctl up failed for \(shape.label) (exit \(up.status)):\n\(up.out.suffix(3000))\n".utf8))
+        }
+        let vms = dir.appendingPathComponent("vms")
+        for node in (try? FileManager.default.contentsOfDirectory(atPath: vms.path)) ?? [] {
+            let nodeVMX = vms.appendingPathComponent("\(node)/\(node).vmx").path
+            _ = run([vmrun, "-T", "ws", "stop", nodeVMX, "hard"])
+            _ = run([vmrun, "-T", "ws", "deleteVM", nodeVMX])
+        }
+        _ = run([vmrun, "-T", "ws", "deleteVM", vmx])
+        return up.status == 0 ? seconds : nil
+    }
+
+    static func labJSON(_ shape: Shape, name: String, baseVMX: String, key: String) -> String {
+        let n = "10.213.64"
+        var host = 11
+        var clusters: [String] = []
+        for c in 1...shape.clusters {
+            var nodes = [#"{"name": "cluster\#(c)-ctrl-plane", "role": "control-plane", "address": "\#(n).\#(host)"}"#]
+            host += 1
+            for w in 1...shape.workers {
+                nodes.append(String(format: #"{"name": "cluster%d-worker-node%02d", "role": "worker", "address": "%@.%d"}"#, c, w, n, host))
+                host += 1
+            }
+            let pool = 80 + (c - 1) * 20 + 1
+            clusters.append(#"{"name": "cluster\#(c)", "network": "network\#(c)", "metallb": ["\#(n).\#(pool)-\#(n).\#(pool + 19)"], "nodes": [\#(nodes.joined(separator: ", "))]}"#)
+        }
+        return """
+        {"apiVersion": "labctl.dev/v1", "name": "\(name)", "profile": "seed-2021",
+         "network": {"vmnet": "vmnet8", "subnet": "\(n).0/24", "gateway": "\(n).2", "hostAddress": "\(n).1", "dns": ["\(n).2"], "dhcp": "\(n).128-\(n).254"},
+         "base": {"name": "base", "vmx": "\(baseVMX)", "workerCheckpoint": "snapshot#1", "controlPlaneCheckpoint": "snapshot#2"},
+         "ssh": {"user": "lab", "port": 22, "privateKey": "\(key)"},
+         "vmware": {"product": "ws", "vmFolder": "vms", "cloneKind": "linked", "timeouts": {"startSeconds": 180, "softStopSeconds": 30, "defaultSeconds": 120}},
+         "mesh": {"id": "mesh1"},
+         "clusters": [\(clusters.joined(separator: ",\n"))]}
+        """
+    }
+
+    struct Outcome {
+        var status: Int32
+        var out: String
+        var err: String
+    }
+
+    /// Runs a process to its end (bounded), output through temp files so no pipe fills up.
+    static func run(_ argv: [String], env: [String: String] = [:], timeout: TimeInterval = 300) -> Outcome {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("out"), err = tmp.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        p.standardOutput = try? FileHandle(forWritingTo: out)
+        p.standardError = try? FileHandle(forWritingTo: err)
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { return Outcome(status: 127, out: "", err: "\(error)") }
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(50_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        return Outcome(status: p.terminationStatus,
+                       out: (try? String(contentsOf: out, encoding: .utf8)) ?? "", err: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+}
