@@ -184,10 +184,17 @@ struct KubernetesUpTests {
         #expect(again.outcome.succeeded, "\(again.summary)")
         #expect(again.started.isEmpty, "stages ran again: \(again.started)")
         let newCalls = try tb.stubJournal().dropFirst(callsBefore)
-        // Probes only read: `kubectl [-n NS] get …`.
-        let changing = newCalls.filter { call in
-            !(call.tool == "kubectl" && call.argv.dropFirst().first { !$0.hasPrefix("-") && !["kube-system", "metallb-system", "kube-flannel"].contains($0) } == "get")
+        // Probes only read: `kubectl [-n NS] [--context=C] get …` (the mesh probes name a context and namespace first).
+        func subcommand(_ argv: [String]) -> String? {
+            var i = 1
+            while i < argv.count {
+                if ["-n", "--namespace", "--context", "--kubeconfig"].contains(argv[i]) { i += 2; continue }
+                if argv[i].hasPrefix("-") { i += 1; continue }
+                return argv[i]
+            }
+            return nil
         }
+        let changing = newCalls.filter { call in !(call.tool == "kubectl" && subcommand(call.argv) == "get") }
         #expect(changing.isEmpty, "Kubernetes calls on re-run: \(changing.map { $0.node + ": " + $0.argv.joined(separator: " ") })")
         #expect(lab.mutatingCalls(since: vmrunBefore).isEmpty)
         #expect(!labctlTexts(lab, outputs).contains(Self.password))
