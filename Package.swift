@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "LabStages",
             dependencies: [
-                "LabKit", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
+                "LabKit", "LabPKI", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("Resources")]
         ),
@@ -85,9 +85,10 @@ let package = Package(
         // `labctl up` end to end on the testbed: the real binary, the fake vmrun, real guests; needs root.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "TestbedSupport"]
+            dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "TestbedSupport",
+                           .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI"], resources: [.copy("Golden")]),
         .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit"]),
     ]
 )

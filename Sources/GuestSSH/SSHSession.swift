@@ -182,7 +182,8 @@ public final class SSHSession: GuestSession, @unchecked Sendable {
         do {
             let c = try live(deadline)
             outcome = try c.exec(Self.commandLine(command), display: display, stdin: command.stdin, deadline: deadline) { isStderr, bytes in
-                stream?.append(bytes, stderr: isStderr)
+                // A secret stdout (join command, admin.conf) is returned, never logged.
+                if isStderr || !command.secretOutput { stream?.append(bytes, stderr: isStderr) }
             }
         } catch var error as LabError {
             stream?.flush()
@@ -196,6 +197,7 @@ public final class SSHSession: GuestSession, @unchecked Sendable {
             throw error
         }
         stream?.flush()
+        if command.secretOutput { log?.write("# stdout not logged: it is a secret (\(outcome.stdout.count) bytes)\n") }
         let duration = ContinuousClock.now - started
         log?.write("# exit \(outcome.status)\(outcome.signal.map { " signal \($0)" } ?? "") after \(formatDuration(duration))\n")
         if command.sudo, outcome.status == 1,

@@ -20,6 +20,8 @@ public enum StageCatalog {
     /// The groups, in `up` order. Other helpers append their group here (one line each).
     public static let groups: [(name: String, stages: Group)] = [
         ("node", NodeStages.stages),
+        ("kubernetes", KubernetesStages.stages),
+        ("mesh", MeshStages.stages),
     ]
 
     /// Every stage of every group.

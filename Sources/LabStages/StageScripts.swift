@@ -35,7 +35,8 @@ public struct RenderedScript: Sendable, Hashable {
         case (nil, nil):
             break
         case (let kind?, let secret?):
-            guard !secret.isEmpty else {
+            // An empty sudo password means "sudo needs none" (base-access then writes its rule with sudo -n).
+            guard !secret.isEmpty || kind == .sudoPassword else {
                 throw LabError(.internalError, "\(name) needs its \(kind.rawValue) input, got an empty one", location: name)
             }
             if kind != .caCertificates, secret.contains("\n") {
@@ -49,7 +50,9 @@ public struct RenderedScript: Sendable, Hashable {
         case (nil, .some):
             throw LabError(.internalError, "\(name) takes no input", location: name)
         }
-        return Command.script(stdin, deadline: deadline, sudo: sudo, secrets: secrets)
+        var command = Command.script(stdin, deadline: deadline, sudo: sudo, secrets: secrets)
+        command.secretOutput = outputIsSecret
+        return command
     }
 }
 

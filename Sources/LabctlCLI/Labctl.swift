@@ -23,10 +23,10 @@ public struct Labctl: AsyncParsableCommand {
             """,
         version: Labctl.version,
         groupedSubcommands: [
-            CommandGroup(name: "Lab", subcommands: [Up.self, Plan.self, Status.self, Logs.self, Validate.self, Schema.self, Destroy.self, Rebuild.self]),
+            CommandGroup(name: "Lab", subcommands: [Up.self, BaseCommand.self, Plan.self, Status.self, Logs.self, KubeconfigCommand.self, Validate.self, Schema.self, Destroy.self, Rebuild.self]),
             CommandGroup(name: "Snapshots", subcommands: [Snapshot.self]),
             CommandGroup(name: "Network", subcommands: [NetCommand.self]),
-            CommandGroup(name: "Mesh", subcommands: [CA.self]),
+            CommandGroup(name: "Mesh", subcommands: [Verify.self, CA.self]),
             CommandGroup(name: "Nodes", subcommands: [SSHCommand.self, SSHConfigCommand.self]),
             CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
         ]

@@ -30,19 +30,35 @@ struct TestLab: Sendable {
     var vmFolder: URL { dir.appendingPathComponent("vms") }
     var stateDir: URL { dir.appendingPathComponent(".labctl") }
 
+    /// The node checkpoint (seed 7.6), the Kubernetes one (seed 10) and the kubeconfig one (seed 11).
+    static let checkpointsAfterUp = ["snapshot#2", "snapshot#3", "snapshot#4", "snapshot#5"]
+
+    /// Stage instances of `up`: base.check, 5 node stages per node, kubeadm init per control plane,
+    /// join per worker, 5 cluster stages per cluster, 2 lab stages (issue 8).
+    var instanceCount: Int {
+        let clusters = Set(nodes.map(\.cluster)).count
+        // + the mesh (issue 9): 4 stages per cluster (cacerts, install, east-west, sample), 4 lab stages.
+        return 1 + nodes.count * 5 + nodes.count + clusters * 5 + 2 + clusters * 4 + 4
+    }
+
     func vmx(_ node: String) -> String { vmFolder.appendingPathComponent("\(node)/\(node).vmx").path }
 
     /// A lab shaped like the repository's (clusters × (1 control plane + workers), 10.213.64.x),
     /// from a static-.10 or a DHCP base that has `snapshot#1` and `snapshot#2`.
     static func make(_ tb: Testbed, name: String, dhcp: Bool, clusters: Int = 2, workers: Int = 1, baseMAC: String,
-                     timeouts: (start: Int, soft: Int, standard: Int) = (120, 30, 60)) async throws -> TestLab {
+                     timeouts: (start: Int, soft: Int, standard: Int) = (120, 30, 60), profile: String = "seed-2021",
+                     snapshots: Bool = true) async throws -> TestLab {
         let dir = Testbed.workDir.appendingPathComponent(name)
         try? FileManager.default.removeItem(at: dir)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let base = try await tb.makeBaseVM(name: "\(name)-base", dhcp: dhcp, mac: baseMAC)
-        for snap in ["snapshot#1", "snapshot#2"] {
+        for snap in ["snapshot#1", "snapshot#2"] where snapshots {
             let r = try await tb.vmrun(["-T", "ws", "snapshot", base, snap])
             guard r.succeeded else { throw TestbedError(description: "snapshot \(snap) of the base: \(r.stdout)\(r.stderr)") }
+        }
+        if snapshots {
+            // What base-tools (seed 5, 6) leaves in snapshot#2 for the mesh stages (MeshTests.swift).
+            try installIstioRelease(baseVMX: base, version: profile == "current" ? "1.30.3" : "1.10.1")
         }
         let n = Testbed.network
         var nodes: [(name: String, address: String, cluster: String)] = []
@@ -75,7 +91,7 @@ struct TestLab: Sendable {
         {
           "apiVersion": "labctl.dev/v1",
           "name": "\(name)",
-          "profile": "seed-2021",
+          "profile": "\(profile)",
           "network": { "vmnet": "vmnet8", "subnet": "\(n).0/24", "gateway": "\(n).2", "hostAddress": "\(n).1",
                        "dns": ["\(n).2"], "dhcp": "\(n).128-\(n).254" },
           "base": { "name": "base", "vmx": "\(base)", \(address)
@@ -101,9 +117,9 @@ struct TestLab: Sendable {
     }
 
     /// Runs `labctl ARGS --lab <lab.json>` to the end.
-    func labctl(_ args: [String], faults: URL? = nil, timeout: Duration = .seconds(600)) async throws -> ProcessOutcome {
+    func labctl(_ args: [String], faults: URL? = nil, stdin: String? = nil, timeout: Duration = .seconds(600)) async throws -> ProcessOutcome {
         try await HostProcess.run([LabctlBinary.path] + args + ["--lab", labFile.path], environment: await environment(faults: faults),
-                                  timeout: timeout)
+                                  stdin: stdin, timeout: timeout)
     }
 
     /// `labctl up --progress json`, parsed.

@@ -28,7 +28,7 @@ struct UpTests {
             #expect(f.hostKey.hasPrefix("SHA256:") && f.hostKey != base.hostKey, "host key of \(node.name) is new")
             if let clash = machineIds[f.machineId] { Issue.record("\(node.name) has \(clash)'s machine-id") }
             machineIds[f.machineId] = node.name
-            #expect(lab.snapshotNames(lab.vmx(node.name)) == ["snapshot#2"], "snapshots of \(node.name)")
+            #expect(lab.snapshotNames(lab.vmx(node.name)) == TestLab.checkpointsAfterUp, "snapshots of \(node.name)")
         }
         #expect(lab.vmDirectories() == lab.nodes.map(\.name).sorted())
     }
@@ -39,9 +39,9 @@ struct UpTests {
         let again = try await lab.up()
         #expect(again.outcome.succeeded, "\(again.summary)")
         #expect(again.started.isEmpty, "stages ran again: \(again.started)")
-        #expect(Set(again.skipped).count == 1 + lab.nodes.count * 5)
+        #expect(Set(again.skipped).count == lab.instanceCount)
         #expect(lab.mutatingCalls(since: callsBefore).isEmpty, "vmrun calls: \(lab.mutatingCalls(since: callsBefore))")
-        for node in lab.nodes { #expect(lab.snapshotNames(lab.vmx(node.name)) == ["snapshot#2"]) }
+        for node in lab.nodes { #expect(lab.snapshotNames(lab.vmx(node.name)) == TestLab.checkpointsAfterUp) }
     }
 
     @Test("up brings four nodes up from a static-.10 base (one at a time on .10); a second up changes nothing")
@@ -52,7 +52,7 @@ struct UpTests {
         let run = try await lab.up()
         #expect(run.outcome.succeeded, "\(run.summary)")
         // node.identity is adopted (node.start already moved each node); base.check may be adopted too.
-        #expect(Set(run.finished + run.skipped).count == 1 + lab.nodes.count * 5, "finished: \(run.finished)")
+        #expect(Set(run.finished + run.skipped).count == lab.instanceCount, "finished: \(run.finished)")
         #expect(Set(run.finished).isSuperset(of: lab.nodes.flatMap { ["node.clone@\($0.name)", "node.start@\($0.name)", "node.checkpoint@\($0.name)"] }))
         // The first-contact address is a shared resource: node.start instances never overlap.
         var open = 0
@@ -68,8 +68,9 @@ struct UpTests {
         let rows = (try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [[String: Any]]) ?? []
         #expect(rows.count == 4)
         for row in rows {
-            #expect(row["power"] as? String == "on" && row["ssh"] as? Bool == true && row["checkpoint"] as? String == "snapshot#2"
-                    && row["lastStage"] as? String == "node.checkpoint", "\(row)")
+            let last = (row["role"] as? String) == "control-plane" ? "cluster.init" : "node.join"
+            #expect(row["power"] as? String == "on" && row["ssh"] as? Bool == true && row["checkpoint"] as? String == "snapshot#5"
+                    && row["lastStage"] as? String == last, "\(row)")
         }
         await lab.cleanUp()
     }
@@ -87,7 +88,7 @@ struct UpTests {
         try await checkNodes(lab)
         let plan = try await lab.labctl(["plan", "--format", "json"])
         let entries = (try? JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [[String: Any]]) ?? []
-        #expect(entries.count == 1 + lab.nodes.count * 5 && entries.allSatisfy { $0["status"] as? String == "done" }, "\(plan.stdout)")
+        #expect(entries.count == lab.instanceCount && entries.allSatisfy { $0["status"] as? String == "done" }, "\(plan.stdout)")
         try await checkRerunIsNoop(lab)
         let logs = try await lab.labctl(["logs", "cluster1-ctrl-plane"])
         #expect(logs.succeeded && logs.stdout.contains("node-identity"), "\(logs.stdout.suffix(500))")

@@ -260,6 +260,10 @@ public actor Testbed {
         public var time: String
         public var stdin: String?
         public var cluster: String?
+        /// The `--config FILE` of `kubeadm init`/`join`, verbatim.
+        public var config: String?
+        /// `istioctl install -f FILE`: the file, verbatim.
+        public var file: String?
     }
 
     /// The shared stub journal, in call order across all guests.

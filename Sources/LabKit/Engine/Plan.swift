@@ -63,7 +63,7 @@ public enum Planner {
         var entries: [PlanEntry] = []
         for id in order {
             let deps = graph.dependencies(of: id)
-            let decision = ResumeRules.preProbe(id, dependencies: deps, journal: simulated, forced: forced.contains(id))
+            let decision = ResumeRules.preProbe(id, dependencies: graph.changeDependencies(of: id), journal: simulated, forced: forced.contains(id))
                 ?? ResumeRules.withProbe(id, journal: simulated, probe: probes[id] ?? .unknown)
             let summary = graph[id]?.stage.summary ?? ""
             switch decision {

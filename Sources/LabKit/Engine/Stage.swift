@@ -107,10 +107,16 @@ public enum ScopeRelation: String, Sendable, Hashable, Codable {
 public struct StageDependency: Sendable, Hashable {
     public var stage: String
     public var relation: ScopeRelation
+    /// Order only: wait for it, but do not re-run when it re-runs (resume rule 2 ignores it).
+    /// For a cluster stage that needs a lab stage to have run once, where that lab stage re-runs
+    /// for another cluster's sake: cluster1's Istio install waits for the lab's merged kubeconfig,
+    /// but `rebuild cluster2` (which re-runs the merge) must not re-install Istio in cluster1.
+    public var orderOnly: Bool
 
-    public init(_ stage: String, _ relation: ScopeRelation = .same) {
+    public init(_ stage: String, _ relation: ScopeRelation = .same, orderOnly: Bool = false) {
         self.stage = stage
         self.relation = relation
+        self.orderOnly = orderOnly
     }
 }
 

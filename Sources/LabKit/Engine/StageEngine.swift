@@ -203,7 +203,7 @@ public struct StageEngine: Sendable {
 
         // Decide: skip or run.
         let journalState = await journal.snapshot
-        var decision = ResumeRules.preProbe(id, dependencies: instance.dependencies, journal: journalState, forced: forced)
+        var decision = ResumeRules.preProbe(id, dependencies: instance.changeDependencies, journal: journalState, forced: forced)
         if decision == nil {
             let probeDeadline = min(options.probeDeadline, stage.deadline)
             let probe = stage.probe

@@ -11,6 +11,10 @@ public struct StageGraph: Sendable {
         public var stage: Stage
         /// Direct dependencies, sorted.
         public var dependencies: [StageInstanceID]
+        /// The dependencies that are order-only (`StageDependency.orderOnly`): not part of staleness.
+        public var orderOnly: Set<StageInstanceID> = []
+        /// The dependencies whose re-run makes this instance stale (resume rule 2).
+        public var changeDependencies: [StageInstanceID] { dependencies.filter { !orderOnly.contains($0) } }
     }
 
     public let topology: LabTopology
@@ -26,6 +30,8 @@ public struct StageGraph: Sendable {
     public var count: Int { order.count }
 
     public func dependencies(of id: StageInstanceID) -> [StageInstanceID] { instances[id]?.dependencies ?? [] }
+    /// The dependencies whose re-run makes `id` stale (all but the order-only ones).
+    public func changeDependencies(of id: StageInstanceID) -> [StageInstanceID] { instances[id]?.changeDependencies ?? [] }
     public func dependents(of id: StageInstanceID) -> [StageInstanceID] { dependentsMap[id] ?? [] }
 
     /// Every instance of a stage id, optionally restricted to one scope.
@@ -33,9 +39,11 @@ public struct StageGraph: Sendable {
         order.filter { $0.stage == stage && (scope == nil || $0.scope == scope) }
     }
 
-    /// Everything that (transitively) depends on the given instances, not including them.
+    /// Everything that (transitively) depends on the given instances, not including them: what a
+    /// re-run of them makes stale (`--from`). Order-only edges (`StageDependency.orderOnly`) are not
+    /// followed: such a dependent waits for the instance but does not re-run when it re-runs.
     public func transitiveDependents(of ids: some Sequence<StageInstanceID>) -> Set<StageInstanceID> {
-        closure(from: ids, next: dependents(of:))
+        closure(from: ids, next: { id in dependents(of: id).filter { !(instances[$0]?.orderOnly.contains(id) ?? false) } })
     }
 
     /// Everything the given instances (transitively) depend on, not including them.
@@ -83,6 +91,7 @@ public struct StageGraph: Sendable {
         for id in definitionOrder {
             guard let stage = instances[id]?.stage else { continue }
             var deps = Set<StageInstanceID>()
+            var changing = Set<StageInstanceID>()
             for dep in stage.dependencies {
                 guard let target = byID[dep.stage] else {
                     errors.append(LabError(.internalError, "stage \(stage.id) depends on unknown stage \(dep.stage)",
@@ -97,13 +106,17 @@ public struct StageGraph: Sendable {
                         let depID = StageInstanceID(dep.stage, scope)
                         // A stage restricted by `applies` has no instance for some scopes; depending on
                         // "all nodes" then means all nodes it applies to.
-                        if instances[depID] != nil { deps.insert(depID) }
+                        if instances[depID] != nil {
+                            deps.insert(depID)
+                            if !dep.orderOnly { changing.insert(depID) }
+                        }
                     }
                 } catch let e as LabError {
                     errors.append(e)
                 }
             }
             instances[id]?.dependencies = deps.sorted()
+            instances[id]?.orderOnly = deps.subtracting(changing)
         }
         // The same definition error shows up once per instance; report it once.
         var seen = Set<String>()

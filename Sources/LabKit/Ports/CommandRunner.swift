@@ -16,6 +16,9 @@ public struct Command: Sendable, Hashable {
     public var sudo: Bool
     /// Strings that must never appear in logs or errors (join tokens, passwords).
     public var secrets: [String]
+    /// Standard output is itself a secret (a join command, an admin kubeconfig): runners return it
+    /// but never log it.
+    public var secretOutput: Bool = false
 
     public init(_ arguments: [String], stdin: Data? = nil, deadline: Duration = .seconds(120), sudo: Bool = false, secrets: [String] = []) {
         self.arguments = arguments

@@ -5,8 +5,9 @@ import LabKit
 /// into `key=value` facts, a non-zero exit becomes a `LabError` naming the node and the script.
 public enum ScriptRunner {
     public static func run(_ script: RenderedScript, on session: any GuestSession, _ ctx: StageContext?,
-                           input: String? = nil) async throws -> [String: String] {
-        let command = try script.command(input: input)
+                           input: String? = nil, secrets: [String] = []) async throws -> [String: String] {
+        var command = try script.command(input: input)
+        command.secrets += secrets
         let result = try await session.run(command)
         let redactor = Redactor(command.secrets)
         let errLines = result.stderrText.split(separator: "\n").map { redactor.redact(String($0)) }

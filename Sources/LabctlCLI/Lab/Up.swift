@@ -7,12 +7,15 @@ extension Labctl {
     struct Up: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "up",
-            abstract: "Bring the lab up: clone, start and configure every node (and later stages).",
+            abstract: "Bring the lab up: nodes, both Kubernetes clusters and the merged kubeconfig (and later stages).",
             discussion: """
                 Runs every stage of the lab in dependency order, in parallel where it can: check the \
                 base VM, clone each node, start it and make first contact, give it its identity \
                 (hosts, hostname, machine-id, host keys, static address), verify it (seed 7.5) and \
-                take the nodes' checkpoint (seed 7.6). See docs/up.md.
+                take the nodes' checkpoint (seed 7.6); then per cluster kubeadm init, the workers' \
+                join, the CNI, all nodes Ready, MetalLB, the DNS check and the Kubernetes checkpoint \
+                (seed 8-10); then the merged kubeconfig (seed 11), whose KUBECONFIG line is printed \
+                at the end. See docs/up.md and docs/stages.md.
 
                 Safe to re-run: stages that are done (journal and a probe of the real system agree) \
                 are skipped, so after a failure or a Ctrl-C `labctl up` continues where it stopped. \
@@ -43,7 +46,7 @@ extension Labctl {
             let selection = try StageSelectionParsing.selection(from: from, only: only, stages: stages, topology: topology)
             let paths = env.paths
             let sessions = env.services.sessions
-            try await StageRunSupport.run(progress: progressOptions, resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
+            _ = try await StageRunSupport.run(progress: progressOptions, resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
                 do {
                     let summary = try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: selection, onEvent: onEvent)
                     await sessions.closeAll()
@@ -52,6 +55,12 @@ extension Labctl {
                     await sessions.closeAll()
                     throw error
                 }
+            }
+            // Seed 11: how to use the merged kubeconfig from this machine (lab.kubeconfig wrote it).
+            if FileManager.default.fileExists(atPath: paths.kubeconfig) {
+                let line = "To use both clusters from this machine: \(KubeconfigCommand.exportLine(KubeconfigCommand.absolute(paths.kubeconfig)))\n"
+                let json = progressOptions.resolved() == .json
+                (json ? FileHandle.standardError : FileHandle.standardOutput).write(Data(line.utf8))
             }
         }
     }

@@ -109,7 +109,11 @@ if [ -f /etc/kubernetes/admin.conf ]; then
 else
   # Seed 8.1: pull first, so a registry problem shows up as such and not as an init timeout.
   kubeadm config images pull --config "$CONFIG"
-  kubeadm init --config "$CONFIG"
+  # kubeadm prints its default bootstrap token ("Using token: …", bootstrap-tokens.md format
+  # [a-z0-9]{6}.[a-z0-9]{16}) and a join command: secrets, so they never reach the logs (stdout is for key=value results; the progress goes to stderr with the token redacted).
+  kubeadm init --config "$CONFIG" 2>&1 \
+    | sed -E -e 's/(--token|--discovery-token-ca-cert-hash|--certificate-key) [^ ]+/\1 <redacted>/g' \
+        -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<redacted>/g' >&2
   result kubeadm.init applied
 fi
 

@@ -89,18 +89,23 @@ main() {
     result sudo.nopasswd present
     return 0
   fi
-  if [ -z "$password" ]; then
-    die "sudo needs the password of $LAB_USER once; run 'labctl base prepare' and type it when asked"
-  fi
   rule="$LAB_USER ALL=(ALL) NOPASSWD: ALL"
   # shellcheck disable=SC2016 # the inner script is single-quoted on purpose; it gets its values as arguments
-  printf '%s\n' "$password" | sudo -S -p '' bash -c '
+  install_rule='
     set -euo pipefail
     tmp=$(mktemp)
     printf "%s\n" "$1" > "$tmp"
     visudo -cf "$tmp" >/dev/null
     install -m 0440 "$tmp" "$2"
-    rm -f "$tmp"' labctl-sudoers "$rule" "$SUDOERS_FILE"
+    rm -f "$tmp"'
+  if sudo -n true 2>/dev/null; then
+    # Passwordless already (another rule): labctl's own drop-in still makes it independent of that rule.
+    sudo -n bash -c "$install_rule" labctl-sudoers "$rule" "$SUDOERS_FILE"
+  elif [ -z "$password" ]; then
+    die "sudo needs the password of $LAB_USER once; run 'labctl base prepare' and type it when asked"
+  else
+    printf '%s\n' "$password" | sudo -S -p '' bash -c "$install_rule" labctl-sudoers "$rule" "$SUDOERS_FILE"
+  fi
   sudo -n true || die "sudo still asks for a password after writing $SUDOERS_FILE"
   result sudo.nopasswd added
 }
