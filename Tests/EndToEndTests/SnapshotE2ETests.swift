@@ -10,6 +10,9 @@ import TestbedSupport
        .enabled(if: LabctlBinary.exists, "needs the labctl binary: run `swift build --build-tests` first"),
        .enabled(if: Testbed.isAvailable, "needs root and the testbed packages (see output)"))
 struct SnapshotE2ETests {
+    /// These tests are about the nodes' checkpoint (seed 7.6): they stop there (`--to`), so the
+    /// Kubernetes and mesh stages (covered by KubernetesUpTests and MeshTests) do not run.
+    static let nodesOnly = ["--to", "node.checkpoint"]
     /// What must come back after a restore and survive a rebuild of another cluster.
     struct NodeState: Equatable {
         var facts: GuestFacts
@@ -71,7 +74,7 @@ struct SnapshotE2ETests {
         let tb = try await Testbed.shared()
         let lab = try await TestLab.make(tb, name: "e2e-snap", dhcp: true, baseMAC: "00:50:56:3f:00:50")
         defer { Task { await lab.cleanUp() } }
-        let up = try await lab.up()
+        let up = try await lab.up(Self.nodesOnly)
         #expect(up.outcome.succeeded, "\(up.summary)")
 
         // The nodes' checkpoint is an ordinary lab snapshot with a manifest.
@@ -109,7 +112,7 @@ struct SnapshotE2ETests {
 
         // `up` runs only what came after the checkpoint: nothing is cloned, started or re-identified.
         let calls = lab.vmrunCalls().count
-        let again = try await lab.up()
+        let again = try await lab.up(Self.nodesOnly)
         #expect(again.outcome.succeeded, "\(again.summary)")
         #expect(again.started.allSatisfy { $0.hasPrefix("node.checkpoint@") }, "ran: \(again.started)")
         #expect(!lab.mutatingCalls(since: calls).contains { $0 == "clone" || $0 == "start" || $0 == "revertToSnapshot" },
@@ -144,7 +147,7 @@ struct SnapshotE2ETests {
         let tb = try await Testbed.shared()
         let lab = try await TestLab.make(tb, name: "e2e-rebuild", dhcp: true, baseMAC: "00:50:56:3f:00:60")
         defer { Task { await lab.cleanUp() } }
-        let up = try await lab.up()
+        let up = try await lab.up(Self.nodesOnly)
         #expect(up.outcome.succeeded, "\(up.summary)")
         let c1 = lab.nodes.filter { $0.cluster == "cluster1" }
         let c2 = lab.nodes.filter { $0.cluster == "cluster2" }
@@ -154,7 +157,7 @@ struct SnapshotE2ETests {
         for n in c2 { old[n.name] = (try await GuestFacts.read(tb, vmx: lab.vmx(n.name)), uuid(lab.vmx(n.name))) }
 
         let calls = lab.vmrunCalls().count
-        let run = try await lab.labctl(["rebuild", "cluster2", "--progress", "json"])
+        let run = try await lab.labctl(["rebuild", "cluster2", "--progress", "json"] + Self.nodesOnly)
         #expect(run.succeeded, "\(run.stdout.suffix(3000))\n\(run.stderr)")
         let events = ProgressEvents.parse(run.stdout)
         let started = events.filter { $0["event"] as? String == "stageStarted" }.compactMap { $0["instance"] as? String }
@@ -188,9 +191,9 @@ struct SnapshotE2ETests {
         #expect(cp?["status"] as? String == "complete" && (cp?["nodes"] as? [String])?.count == lab.nodes.count, "\(String(describing: cp))")
 
         // SIGKILL mid-rebuild (after cluster2's VMs were cloned again); the same rebuild completes.
-        _ = try await killed(lab, ["rebuild", "cluster2", "--progress", "json"], when: "\"stage\":\"node.start\"")
+        _ = try await killed(lab, ["rebuild", "cluster2", "--progress", "json"] + Self.nodesOnly, when: "\"stage\":\"node.start\"")
         #expect(lab.vmDirectories().allSatisfy { d in lab.nodes.contains { $0.name == d } }, "\(lab.vmDirectories())")
-        let again = try await lab.labctl(["rebuild", "cluster2", "--progress", "json"])
+        let again = try await lab.labctl(["rebuild", "cluster2", "--progress", "json"] + Self.nodesOnly)
         #expect(again.succeeded, "\(again.stdout.suffix(3000))\n\(again.stderr)")
         #expect(lab.vmDirectories() == lab.nodes.map(\.name).sorted(), "no orphan VM: \(lab.vmDirectories())")
         for n in lab.nodes {

@@ -202,6 +202,25 @@ import Testing
         #expect(unknown?.code == .invalidInput)
     }
 
+    /// `--to node.checkpoint`: the stage and what it needs run; nothing after it is considered,
+    /// and a later plain run picks up from there.
+    @Test func upToRunsTheStageAndItsDependenciesOnly() async throws {
+        let r = Recorder()
+        let dir = try temporaryDirectory()
+        let first = try await engine(labStages(r), dir: dir, options: EngineOptions(selection: .upTo(stage: "node.checkpoint", scope: nil))).run()
+        #expect(first.outcome == .succeeded)
+        let ran = Set(await r.actions.map(\.stage))
+        #expect(ran == ["base.check", "node.clone", "node.identity", "node.checkpoint"])
+        #expect(await r.actions.count == 1 + 3 * twoClusters.nodes.count)
+
+        await r.resetCounts()
+        _ = try await engine(labStages(r), dir: dir).run()
+        #expect(await r.actions.sorted() == [
+            StageInstanceID("cluster.init", .cluster("cluster1")), StageInstanceID("cluster.init", .cluster("cluster2")),
+            StageInstanceID("mesh.trust", .lab),
+        ])
+    }
+
     /// `labctl rebuild cluster2`: forget cluster2's scope, destroy its VMs, run again.
     @Test func rebuildOfOneClusterReRunsExactlyItsScopeAndDependentLabStages() async throws {
         let r = Recorder()

@@ -26,14 +26,15 @@ public enum LabRun {
     ///
     /// `prepare` runs first, under the same lock (`labctl rebuild` destroys the scope's VMs there).
     public static func rebuild(scope: StageScope, stages: [Stage], topology: LabTopology, paths: LabPaths,
-                               maxConcurrency: Int = 16, prepare: (@Sendable () async throws -> Void)? = nil,
+                               maxConcurrency: Int = 16, selection: StageSelection = .all,
+                               prepare: (@Sendable () async throws -> Void)? = nil,
                                onEvent: @escaping @Sendable (EngineEvent) -> Void) async throws -> RunSummary {
         let graph = try StageGraph(stages: stages, topology: topology)
         return try await withLock(paths: paths, onEvent: onEvent) {
             try await prepare?()
             let journal = try Journal(path: paths.journal)
             try await journal.forget(scope: scope, topology: topology)
-            let options = EngineOptions(maxConcurrency: maxConcurrency, timingsDirectory: paths.timings,
+            let options = EngineOptions(maxConcurrency: maxConcurrency, selection: selection, timingsDirectory: paths.timings,
                                         logWriter: StageLogWriter(paths: paths))
             return try await StageEngine(graph: graph, journal: journal, options: options, onEvent: onEvent).run()
         }

@@ -10,6 +10,10 @@ public enum StageSelection: Sendable, Hashable {
     /// `--only STAGE`: just that stage (every scope, or one scope), forced; nothing else runs.
     /// Its dependencies must be journaled done, or the run refuses with "blocked by".
     case only(stage: String, scope: StageScope?)
+    /// `--to STAGE`: bring the lab only as far as that stage (every scope, or one scope): it and what
+    /// it depends on are resumed normally; nothing that comes after it is considered. `labctl up --to
+    /// node.checkpoint` stops at the seed's snapshot#2 without installing Kubernetes.
+    case upTo(stage: String, scope: StageScope?)
 }
 
 /// Why an instance runs.
@@ -89,18 +93,21 @@ public enum ResumeRules {
         case .only(let stage, let scope):
             let matching = try matches(stage, scope, graph)
             return (matching, matching)
+        case .upTo(let stage, let scope):
+            let matching = try matches(stage, scope, graph)
+            return (matching.union(graph.transitiveDependencies(of: matching)), [])
         }
     }
 
     private static func matches(_ stage: String, _ scope: StageScope?, _ graph: StageGraph) throws -> Set<StageInstanceID> {
         guard graph.stageIDs.contains(stage) else {
-            throw LabError(.invalidInput, "there is no stage \(stage)", location: "--from/--only",
+            throw LabError(.invalidInput, "there is no stage \(stage)", location: "--from/--only/--to",
                            hint: "stages: \(graph.stageIDs.joined(separator: ", "))")
         }
         let found = graph.instances(ofStage: stage, scope: scope)
         guard !found.isEmpty else {
             throw LabError(.invalidInput, "stage \(stage) does not run on \(scope?.name ?? "any scope")",
-                           location: "--from/--only", hint: "`labctl plan` lists every stage and where it runs")
+                           location: "--from/--only/--to", hint: "`labctl plan` lists every stage and where it runs")
         }
         return Set(found)
     }

@@ -19,6 +19,7 @@ extension Labctl {
                 EXAMPLES:
                   labctl rebuild cluster2
                   labctl rebuild cluster1-worker-node01 --progress plain
+                  labctl rebuild cluster2 --to node.checkpoint  Only as far as the nodes' checkpoint
                 """
         )
 
@@ -28,17 +29,21 @@ extension Labctl {
         @OptionGroup var labOptions: LabOptions
         @OptionGroup var progressOptions: ProgressOptions
 
+        @Option(name: .long, help: ArgumentHelp("Stop after this stage (optionally @SCOPE), as `labctl up --to` does.", valueName: "stage"))
+        var to: String?
+
         func run() async throws {
             let env = try LabEnvironment.make(try labOptions.load())
             let scope = try env.services.machines.scope(named: target)
             let stages = StageCatalog.stages(env.services)
             let topology = env.topology
+            let selection = try StageSelectionParsing.selection(from: nil, only: nil, to: to, stages: stages, topology: topology)
             let paths = env.paths
             let sessions = env.services.sessions
             let destroy = Destroy.destroyer(env)
             try await StageRunSupport.run(progress: progressOptions, resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
                 do {
-                    let summary = try await LabRun.rebuild(scope: scope, stages: stages, topology: topology, paths: paths, prepare: {
+                    let summary = try await LabRun.rebuild(scope: scope, stages: stages, topology: topology, paths: paths, selection: selection, prepare: {
                         var d = destroy
                         d.progress = { node, line in onEvent(.log(.node(node), line: "destroy: \(line)")) }
                         try await d.run(scope)

@@ -3,17 +3,20 @@ import LabKit
 
 /// `--from STAGE[@SCOPE]` / `--only STAGE[@SCOPE]` → the engine's selection, checked against the catalog.
 enum StageSelectionParsing {
-    static func selection(from: String?, only: String?, stages: [Stage], topology: LabTopology) throws -> StageSelection {
-        switch (from, only) {
-        case (nil, nil): return .all
-        case (let f?, nil):
+    static func selection(from: String?, only: String?, to: String? = nil, stages: [Stage], topology: LabTopology) throws -> StageSelection {
+        switch (from, only, to) {
+        case (nil, nil, nil): return .all
+        case (let f?, nil, nil):
             let (stage, scope) = try parse(f, option: "--from", stages: stages, topology: topology)
             return .from(stage: stage, scope: scope)
-        case (nil, let o?):
+        case (nil, let o?, nil):
             let (stage, scope) = try parse(o, option: "--only", stages: stages, topology: topology)
             return .only(stage: stage, scope: scope)
-        case (.some, .some):
-            throw ValidationError("give either --from or --only, not both")
+        case (nil, nil, let t?):
+            let (stage, scope) = try parse(t, option: "--to", stages: stages, topology: topology)
+            return .upTo(stage: stage, scope: scope)
+        default:
+            throw ValidationError("give one of --from, --only or --to, not several")
         }
     }
 

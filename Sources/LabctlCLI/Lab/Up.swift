@@ -26,6 +26,7 @@ extension Labctl {
                   labctl up --lab labs/home.json --progress plain
                   labctl up --from node.identity               Re-run identity and what follows
                   labctl up --only node.verify@cluster1-ctrl-plane
+                  labctl up --to node.checkpoint               Stop at the nodes' checkpoint (seed 7.6)
                   labctl up --progress json | jq -c .          Events for tools
                 """
         )
@@ -39,11 +40,14 @@ extension Labctl {
         @Option(name: .long, help: ArgumentHelp("Run only this stage (optionally @SCOPE); its dependencies must be done.", valueName: "stage"))
         var only: String?
 
+        @Option(name: .long, help: ArgumentHelp("Stop after this stage (optionally @SCOPE): run it and what it needs, nothing after it.", valueName: "stage"))
+        var to: String?
+
         func run() async throws {
             let env = try LabEnvironment.make(try labOptions.load())
             let stages = StageCatalog.stages(env.services)
             let topology = env.topology
-            let selection = try StageSelectionParsing.selection(from: from, only: only, stages: stages, topology: topology)
+            let selection = try StageSelectionParsing.selection(from: from, only: only, to: to, stages: stages, topology: topology)
             let paths = env.paths
             let sessions = env.services.sessions
             _ = try await StageRunSupport.run(progress: progressOptions, resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
