@@ -66,7 +66,7 @@ enum UpBenchmark {
         for (i, shape) in shapes.enumerated() {
             guard let seconds = measure(shape, index: i, work: work, key: key) else { return 1 }
             times.append(seconds)
-            say(String(format: "%-24@ %2d nodes  %7.1f s", shape.label as NSString, shape.nodes, seconds))
+            say("\(shape.label.padding(toLength: 24, withPad: " ", startingAt: 0)) \(shape.nodes) nodes  " + String(format: "%7.1f s", seconds))
         }
         let goal1 = times[1] <= 1.25 * times[0]
         let goal2 = times[2] <= 1.5 * times[1]
@@ -87,7 +87,7 @@ enum UpBenchmark {
         }
         for snap in ["snapshot#1", "snapshot#2"] { _ = run([vmrun, "-T", "ws", "snapshot", vmx, snap]) }
         let labFile = dir.appendingPathComponent("lab.json")
-        do { try labJSON(shape, name: "bench\(index)", baseVMX: vmx, key: key).write(to: labFile, atomically: true, encoding: .utf8) } catch {
+        do { try labJSON(shape, index: index, name: "bench\(index)", baseVMX: vmx, key: key).write(to: labFile, atomically: true, encoding: .utf8) } catch {
             return nil
         }
         let env = ["LABCTL_VMRUN": vmrun, "LABCTL_FAKE_VMRUN_LOG": dir.appendingPathComponent("vmrun-calls.jsonl").path, "CI": "1"]
@@ -107,9 +107,12 @@ enum UpBenchmark {
         return up.status == 0 ? seconds : nil
     }
 
-    static func labJSON(_ shape: Shape, name: String, baseVMX: String, key: String) -> String {
+    static func labJSON(_ shape: Shape, index: Int, name: String, baseVMX: String, key: String) -> String {
         let n = "10.213.64"
-        var host = 11
+        // Each shape gets addresses no earlier shape used (.11, .21, .31 …): a reused address still has
+        // the deleted VM's MAC in the host's ARP cache for up to ~30 s (docs/up.md), which would be
+        // measured as well.
+        var host = 11 + 10 * index
         var clusters: [String] = []
         for c in 1...shape.clusters {
             var nodes = [#"{"name": "cluster\#(c)-ctrl-plane", "role": "control-plane", "address": "\#(n).\#(host)"}"#]

@@ -204,10 +204,12 @@ struct NodeOperations: Sendable {
 
     func identityProbe(_ ctx: StageContext) async -> ProbeResult {
         guard let node = try? services.node(ctx.scope.name) else { return .unknown }
-        guard await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) else {
-            let power = try? await hv.powerState(services.vm(node: node.name))
-            return power == .on ? .notDone : .unknown
-        }
+        // Local facts first: no packet goes to a node whose VM does not run.
+        let vm = services.vm(node: node.name)
+        guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
+        guard let power = try? await hv.powerState(vm) else { return .unknown }
+        guard power == .on else { return .unknown }
+        guard await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) else { return .notDone }
         do {
             let session = try await services.sessions.reconnect(node: node.name, deadline: .seconds(15))
             let r = try await session.run(Command(["/bin/sh", "-c", "cat /etc/labctl/identity 2>/dev/null; hostname"], deadline: .seconds(15)))
@@ -270,6 +272,7 @@ struct NodeOperations: Sendable {
         guard let node = try? services.node(ctx.scope.name) else { return .unknown }
         let facts = await services.facts.get(node.name)
         guard facts.machineId != nil else { return .notDone }
+        guard (try? await hv.powerState(services.vm(node: node.name))) == .on else { return .unknown }
         guard await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) else { return .unknown }
         guard let out = try? await runVerify(node, ctx: nil) else { return .unknown }
         return NodeVerification.problems(out, lab: lab, node: node).isEmpty && out["machineId"] == facts.machineId ? .done : .notDone

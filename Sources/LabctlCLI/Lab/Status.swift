@@ -10,7 +10,7 @@ extension Labctl {
             abstract: "Show the lab's nodes: power, SSH, last checkpoint and last stage done.",
             discussion: """
                 One row per node: cluster, role, address, power state (or "absent" when its VM does \
-                not exist), whether SSH answers on its address (a TCP check with a 1 s deadline), its \
+                not exist), whether SSH answers on its address (a TCP check with a 1 s deadline, only for a running VM), its \
                 newest snapshot and the last stage the journal records as done for it. Read-only.
 
                 EXAMPLES:
@@ -59,7 +59,8 @@ extension Labctl {
                                 checkpoint = tree.snapshots.max { $0.uid < $1.uid }?.name
                             }
                         }
-                        let ssh = await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(1))
+                        // Only a running VM is asked: no packet goes to an address the lab does not use yet.
+                        let ssh = power == "on" ? await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(1)) : false
                         let last = journal.entries.filter { $0.scope == .node(node.name) && $0.outcome == .done }
                             .max { $0.sequence < $1.sequence }?.stage
                         return (i, Row(node: node.name, cluster: lab.cluster(of: node)?.name ?? "", role: node.role.rawValue,

@@ -24,7 +24,7 @@ extension Labctl {
                 EXAMPLES:
                   labctl up                                    Bring ./lab.json's lab up
                   labctl up --lab labs/home.json --progress plain
-                  labctl up --from node.identity               Re-run identity (and what follows) on every node
+                  labctl up --from node.identity               Re-run identity and what follows
                   labctl up --only node.verify@cluster1-ctrl-plane
                   labctl up --progress json | jq -c .          Events for tools
                 """

@@ -13,8 +13,14 @@ struct GuestAccess: Sendable {
 
     /// `readOnly` (plan, status): never record a host key on first contact, so they change nothing.
     static func make(paths: LabPaths, lab: Lab, readOnly: Bool = false) throws -> GuestAccess {
-        var options = try SSHOptions.lab(paths, ssh: lab.ssh)
-        if readOnly { options.trustOnFirstUse = false }
+        let options: SSHOptions
+        if readOnly {
+            // No key is created, no host key recorded, no log written: plan and status change nothing.
+            options = SSHOptions(privateKey: lab.ssh.privateKey ?? paths.privateKey, knownHosts: paths.knownHosts,
+                                 logDirectory: nil, trustOnFirstUse: false)
+        } else {
+            options = try SSHOptions.lab(paths, ssh: lab.ssh)
+        }
         let connector = SSHConnector(options: options)
         return GuestAccess(connector: connector, pins: SSHPins(connector: connector), privateKey: options.privateKey,
                            publicKey: try? SSHKeys.publicKeyLine(options.privateKey))

@@ -1,0 +1,120 @@
+import Foundation
+import LabKit
+import Testing
+@testable import LabStages
+
+/// The node stage group without VMware or SSH: the graph it forms, the resources it names and the
+/// path conventions. (The stages' behaviour on real guests is proven in EndToEndTests.)
+@Suite("Node stages")
+struct NodeStagesTests {
+    struct NoHypervisor: Hypervisor {
+        func runningVMs() async throws -> [VMReference] { [] }
+        func powerState(_ vm: VMReference) async throws -> PowerState { .off }
+        func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws {}
+        func start(_ vm: VMReference) async throws {}
+        func stop(_ vm: VMReference, mode: StopMode) async throws {}
+        func snapshots(_ vm: VMReference) async throws -> SnapshotTree { SnapshotTree() }
+        func createSnapshot(_ vm: VMReference, name: String) async throws -> SnapshotInfo { SnapshotInfo(uid: 1, name: name) }
+        func revert(_ vm: VMReference, to snapshot: SnapshotSelector) async throws {}
+        func deleteSnapshot(_ vm: VMReference, _ snapshot: SnapshotSelector) async throws {}
+        func guestIPAddress(_ vm: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address? { nil }
+        func configure(_ vm: VMReference, settings: [(key: String, value: String)]) async throws {}
+        func delete(_ vm: VMReference) async throws {}
+    }
+
+    struct NoGuests: GuestConnector, HostKeyPinning, NodeVMConfigurator {
+        func connect(_ endpoint: GuestEndpoint, deadline: Duration) async throws -> any GuestSession {
+            throw LabError(.connection, "no guests in this test")
+        }
+        func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String { "" }
+        func applyTemplate(to vm: VMReference, node: NodeSpec) async throws {}
+        func isConfigured(_ vm: VMReference, node: NodeSpec) async throws -> Bool { false }
+    }
+
+    func services(_ lab: Lab, directory: String = "/labs/home") throws -> LabServices {
+        try LabServices(lab: lab, paths: LabPaths(root: directory + "/.labctl"), labDirectory: directory, hypervisor: NoHypervisor(),
+                        connector: NoGuests(), vmConfigurator: NoGuests(), hostKeys: NoGuests(), labKey: "/dev/null")
+    }
+
+    @Test("The repository's lab expands to base.check plus five stages per node, in dependency order")
+    func graph() throws {
+        let lab = try Fixture.lab(profile: "seed-2021")
+        let s = try services(lab)
+        let graph = try StageGraph(stages: StageCatalog.stages(s), topology: LabTopology(lab: lab))
+        #expect(graph.order.count == 1 + lab.nodes.count * 5)
+        let position = Dictionary(uniqueKeysWithValues: graph.order.enumerated().map { ($1, $0) })
+        for node in lab.nodes.map(\.name) {
+            let chain = NodeStages.ID.all.dropFirst().map { StageInstanceID($0, .node(node)) }
+            for (a, b) in zip(chain, chain.dropFirst()) {
+                #expect((position[a] ?? 0) < (position[b] ?? 0), "\(a) before \(b)")
+                #expect(graph.dependencies(of: b) == [a])
+            }
+            #expect(graph.dependencies(of: StageInstanceID(NodeStages.ID.clone, .node(node))) == [StageInstanceID(NodeStages.ID.baseCheck, .lab)])
+        }
+    }
+
+    @Test("A static base serialises first contact; a DHCP base starts every clone at once; clones always share base-vm")
+    func resources() throws {
+        var lab = try Fixture.lab(profile: "seed-2021")
+        let staticStages = StageCatalog.stages(try services(lab))
+        #expect(lab.base.address != nil)
+        #expect(staticStages.first { $0.id == NodeStages.ID.start }?.resources == [NodeStages.Resource.firstContactAddress])
+        #expect(staticStages.first { $0.id == NodeStages.ID.clone }?.resources == [NodeStages.Resource.baseVM])
+        lab.base.address = nil
+        let dhcpStages = StageCatalog.stages(try services(lab))
+        #expect(dhcpStages.first { $0.id == NodeStages.ID.start }?.resources.isEmpty == true)
+        #expect(Set(dhcpStages.map(\.id)) == Set(NodeStages.ID.all))
+    }
+
+    @Test("Node VMs live in <vmFolder>/<node>/<node>.vmx; a relative vmFolder is the lab directory's, ~ is home")
+    func paths() throws {
+        var lab = try Fixture.lab(profile: "seed-2021")
+        lab.vmware.vmFolder = "vms"
+        #expect(try services(lab).vm(node: "cluster1-ctrl-plane").path == "/labs/home/vms/cluster1-ctrl-plane/cluster1-ctrl-plane.vmx")
+        lab.vmware.vmFolder = "~/vmware/labctl"
+        #expect(try services(lab).vmFolder == NSHomeDirectory() + "/vmware/labctl")
+        lab.vmware.vmFolder = "/srv/vms/../vm"
+        #expect(try services(lab).vm(node: "n").path == "/srv/vm/n/n.vmx")
+        let worker = try #require(lab.nodes.first { $0.role == .worker })
+        let cp = try #require(lab.nodes.first { $0.role == .controlPlane })
+        let s = try services(lab)
+        #expect(s.baseCheckpoint(for: worker) == lab.base.workerCheckpoint)
+        #expect(s.baseCheckpoint(for: cp) == lab.base.controlPlaneCheckpoint)
+    }
+
+    @Test("Machine-id claims see each other, also across runs (facts on disk)")
+    func machineIdClaims() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("facts-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = NodeFactsStore(directory: dir)
+        let nodes = ["a", "b", "c"]
+        async let x = store.claimMachineId("id1", hostKey: "k1", node: "a", nodes: nodes)
+        async let y = store.claimMachineId("id1", hostKey: "k2", node: "b", nodes: nodes)
+        let clashes = try await [x, y]
+        #expect(clashes.filter { !$0.isEmpty }.count == 1, "exactly one of two concurrent claims sees the other: \(clashes)")
+        let again = NodeFactsStore(directory: dir)
+        #expect(try await again.claimMachineId("id1", hostKey: "k3", node: "c", nodes: nodes).sorted() == ["a", "b"])
+        #expect(try await again.claimMachineId("id2", hostKey: "k1", node: "a", nodes: nodes).isEmpty)
+    }
+
+    @Test("TCPProbe: an open loopback port answers, a closed one does not, within the deadline")
+    func tcpProbe() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(listen(fd, 4) == 0)
+        var bound = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = Int(UInt16(bigEndian: bound.sin_port))
+        #expect(await TCPProbe.isOpen(host: "127.0.0.1", port: port, timeout: .seconds(1)))
+        close(fd)
+        let t0 = ContinuousClock.now
+        #expect(await TCPProbe.isOpen(host: "127.0.0.1", port: port, timeout: .seconds(1)) == false)
+        #expect(ContinuousClock.now - t0 < .seconds(2))
+    }
+}
