@@ -71,8 +71,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
-        // Benchmarks against local servers (`labctl-bench ssh`, docs/ssh.md).
-        .executableTarget(name: "labctl-bench", dependencies: ["GuestSSH", "LabKit"]),
+        // Benchmarks (`labctl-bench ssh`, docs/ssh.md; `labctl-bench restore` on the testbed, docs/snapshots.md).
+        .executableTarget(name: "labctl-bench", dependencies: ["GuestSSH", "LabKit", "TestbedSupport"]),
 
         .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VMwareDriverTests", dependencies: ["VMwareDriver", "LabKit"], resources: [.copy("Fixtures")]),

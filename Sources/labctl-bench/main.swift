@@ -1,6 +1,7 @@
 // labctl-bench: benchmarks against local servers it starts itself (docs/ssh.md).
 //
 //   labctl-bench ssh [--commands N] [--spawn-commands N] [--upload-mib N]
+//   labctl-bench restore [--lab FILE] [--runs N]    (docs/snapshots.md)
 //   labctl-bench up                    (root: labctl up on the testbed, 2/4/10 nodes; docs/benchmarks.md)
 //
 // Subcommands are dispatched by name so later benchmarks can be added next to `ssh`.
@@ -11,6 +12,7 @@ import Glibc
 
 let benchmarks: [String: ([String]) async -> Int32] = [
     "ssh": SSHBenchmark.main,
+    "restore": RestoreBenchmark.main,
     "up": UpBenchmark.main,
 ]
 

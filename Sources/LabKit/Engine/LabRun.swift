@@ -23,10 +23,14 @@ public enum LabRun {
     /// entries (and those of the scopes inside it), then run everything. The forgotten instances
     /// run again; lab-scope (and other) instances that depend on them run again because their
     /// dependencies are newer in the journal; everything else is skipped.
+    ///
+    /// `prepare` runs first, under the same lock (`labctl rebuild` destroys the scope's VMs there).
     public static func rebuild(scope: StageScope, stages: [Stage], topology: LabTopology, paths: LabPaths,
-                               maxConcurrency: Int = 16, onEvent: @escaping @Sendable (EngineEvent) -> Void) async throws -> RunSummary {
+                               maxConcurrency: Int = 16, prepare: (@Sendable () async throws -> Void)? = nil,
+                               onEvent: @escaping @Sendable (EngineEvent) -> Void) async throws -> RunSummary {
         let graph = try StageGraph(stages: stages, topology: topology)
         return try await withLock(paths: paths, onEvent: onEvent) {
+            try await prepare?()
             let journal = try Journal(path: paths.journal)
             try await journal.forget(scope: scope, topology: topology)
             let options = EngineOptions(maxConcurrency: maxConcurrency, timingsDirectory: paths.timings,

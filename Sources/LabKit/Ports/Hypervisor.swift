@@ -119,6 +119,8 @@ public protocol Hypervisor: Sendable {
     func configure(_ vm: VMReference, settings: [(key: String, value: String)], removing: [String]) async throws
     /// Deletes the VM and its files. Never called on a VM that is not the lab's.
     func delete(_ vm: VMReference) async throws
+    /// Whether the VM exists (its configuration file is there). Default: the file exists.
+    func vmExists(_ vm: VMReference) async -> Bool
 }
 
 extension Hypervisor {
@@ -136,6 +138,7 @@ extension Hypervisor {
         throw unsupported("writing guest variables")
     }
     public func toolsState(_ vm: VMReference) async throws -> ToolsState { .unknown }
+    public func vmExists(_ vm: VMReference) async -> Bool { FileManager.default.fileExists(atPath: vm.path) }
     public func configure(_ vm: VMReference, settings: [(key: String, value: String)], removing: [String]) async throws {
         guard removing.isEmpty else { throw unsupported("removing configuration keys") }
         try await configure(vm, settings: settings)

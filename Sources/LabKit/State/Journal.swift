@@ -179,6 +179,27 @@ public actor Journal {
         return removed
     }
 
+    /// Drops the entries of the given scopes recorded after `position`: a lab snapshot restored on
+    /// some nodes only (issue 7). Other scopes keep their entries; what depends on the restored
+    /// nodes runs again by the staleness rule once their stages are journaled anew.
+    @discardableResult
+    public func rewind(to position: UInt64, scopes: Set<StageScope>) async throws -> [JournalEntry] {
+        try await rewind { scopes.contains($0) ? position : nil }
+    }
+
+    /// Drops every entry recorded after its scope's bound (`nil`: keep the scope's entries). A lab
+    /// snapshot whose nodes were taken at different journal positions (the node checkpoints of
+    /// `up`) rewinds each node to its own position.
+    @discardableResult
+    public func rewind(bound: @Sendable (StageScope) -> UInt64?) async throws -> [JournalEntry] {
+        let drop: (JournalEntry) -> Bool = { e in bound(e.scope).map { e.sequence > $0 } ?? false }
+        let removed = state.entries.filter(drop)
+        guard !removed.isEmpty else { return [] }
+        state.entries.removeAll(where: drop)
+        try await save()
+        return removed
+    }
+
     /// Makes the current state durable before returning.
     ///
     /// Group commit: the blocking write and fsync run on a serial queue, off Swift's cooperative

@@ -324,26 +324,21 @@ struct NodeOperations: Sendable {
 
     // MARK: node.checkpoint (seed 7.6)
 
+    // The checkpoint is an ordinary lab snapshot (issue 7): each node adds itself to the lab
+    // snapshot named by lab.json `checkpoints.nodes`, with a manifest (docs/snapshots.md).
     func checkpointProbe(_ ctx: StageContext) async -> ProbeResult {
         let vm = services.vm(node: ctx.scope.name)
         guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
-        guard let tree = try? await hv.snapshots(vm) else { return .unknown }
-        return tree.named(lab.checkpoints.nodes).isEmpty ? .notDone : .done
+        guard let done = try? await services.snapshots().isCheckpointed(name: lab.checkpoints.nodes, node: ctx.scope.name) else {
+            return .unknown
+        }
+        return done ? .done : .notDone
     }
 
     func checkpoint(_ ctx: StageContext) async throws {
-        let vm = services.vm(node: ctx.scope.name)
         let name = lab.checkpoints.nodes
-        let existing = try await hv.snapshots(vm).named(name)
-        if existing.count == 1 {
-            ctx.log("checkpoint \(name) exists already (uid \(existing[0].uid))")
-            return
-        }
-        if existing.count > 1 {
-            throw LabError(.conflict, "the VM has \(existing.count) snapshots named \"\(name)\"", location: vm.path,
-                           hint: "delete the extra ones (labctl never deletes snapshots by itself)")
-        }
-        let info = try await hv.createSnapshot(vm, name: name)
-        ctx.log("checkpoint \(name) taken (uid \(info.uid))")
+        let out = try await services.snapshots(progress: { _, line in ctx.log(line) }).checkpoint(name: name, node: ctx.scope.name)
+        let uid = out.manifest.node(ctx.scope.name)?.snapshotUID.map(String.init) ?? "?"
+        ctx.log(out.created ? "checkpoint \(name) taken (uid \(uid))" : "checkpoint \(name) exists already (uid \(uid))")
     }
 }
