@@ -40,7 +40,7 @@ struct NodeStagesTests {
     func graph() throws {
         let lab = try Fixture.lab(profile: "seed-2021")
         let s = try services(lab)
-        let graph = try StageGraph(stages: StageCatalog.stages(s), topology: LabTopology(lab: lab))
+        let graph = try StageGraph(stages: NodeStages.stages(s), topology: LabTopology(lab: lab))
         #expect(graph.order.count == 1 + lab.nodes.count * 5)
         let position = Dictionary(uniqueKeysWithValues: graph.order.enumerated().map { ($1, $0) })
         for node in lab.nodes.map(\.name) {
@@ -56,12 +56,12 @@ struct NodeStagesTests {
     @Test("A static base serialises first contact; a DHCP base starts every clone at once; clones always share base-vm")
     func resources() throws {
         var lab = try Fixture.lab(profile: "seed-2021")
-        let staticStages = StageCatalog.stages(try services(lab))
+        let staticStages = NodeStages.stages(try services(lab))
         #expect(lab.base.address != nil)
         #expect(staticStages.first { $0.id == NodeStages.ID.start }?.resources == [NodeStages.Resource.firstContactAddress])
         #expect(staticStages.first { $0.id == NodeStages.ID.clone }?.resources == [NodeStages.Resource.baseVM])
         lab.base.address = nil
-        let dhcpStages = StageCatalog.stages(try services(lab))
+        let dhcpStages = NodeStages.stages(try services(lab))
         #expect(dhcpStages.first { $0.id == NodeStages.ID.start }?.resources.isEmpty == true)
         #expect(Set(dhcpStages.map(\.id)) == Set(NodeStages.ID.all))
     }

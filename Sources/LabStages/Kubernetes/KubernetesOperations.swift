@@ -194,40 +194,34 @@ struct KubernetesOperations: Sendable {
 
     // MARK: checkpoints (cluster: every node of the cluster; lab: every node)
 
-    func checkpointVMs(_ ctx: StageContext) throws -> [VMReference] {
+    func checkpointNodes(_ ctx: StageContext) throws -> [String] {
         switch ctx.scope {
-        case .lab: return lab.nodes.map { services.vm(node: $0.name) }
-        case .cluster: return try cluster(of: ctx).nodes.map { services.vm(node: $0.name) }
-        case .node(let n): return [services.vm(node: n)]
+        case .lab: return lab.nodes.map(\.name)
+        case .cluster: return try cluster(of: ctx).nodes.map(\.name)
+        case .node(let n): return [n]
         }
     }
 
+    /// As `node.checkpoint` (issue 7, docs/snapshots.md): each node adds itself to the lab snapshot
+    /// `name`, so the checkpoint is an ordinary lab snapshot that `labctl snapshot` lists and restores.
     func checkpointProbe(_ ctx: StageContext, name: String) async -> ProbeResult {
-        guard let vms = try? checkpointVMs(ctx) else { return .unknown }
-        for vm in vms {
-            guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
-            guard let tree = try? await services.hypervisor.snapshots(vm) else { return .unknown }
-            if tree.named(name).isEmpty { return .notDone }
+        guard let nodes = try? checkpointNodes(ctx) else { return .unknown }
+        let snapshots = services.snapshots()
+        for node in nodes {
+            guard FileManager.default.fileExists(atPath: services.vm(node: node).path) else { return .notDone }
+            guard let done = try? await snapshots.isCheckpointed(name: name, node: node) else { return .unknown }
+            if !done { return .notDone }
         }
         return .done
     }
 
-    /// Takes the named snapshot on each VM that lacks it (as `node.checkpoint` does: running, never
-    /// deleting). A VM with the name twice is an error: labctl never guesses which one to keep.
+    /// Idempotent per node: a current record is kept, a killed one rolled back, a stale one replaced.
     func checkpoint(_ ctx: StageContext, name: String) async throws {
-        for vm in try checkpointVMs(ctx) {
-            let node = ((vm.path as NSString).lastPathComponent as NSString).deletingPathExtension
-            let existing = try await services.hypervisor.snapshots(vm).named(name)
-            if existing.count == 1 {
-                ctx.log("\(node): checkpoint \(name) exists already (uid \(existing[0].uid))")
-                continue
-            }
-            if existing.count > 1 {
-                throw LabError(.conflict, "the VM has \(existing.count) snapshots named \"\(name)\"", location: vm.path,
-                               hint: "delete the extra ones (labctl never deletes snapshots by itself)")
-            }
-            let info = try await services.hypervisor.createSnapshot(vm, name: name)
-            ctx.log("\(node): checkpoint \(name) taken (uid \(info.uid))")
+        let snapshots = services.snapshots(progress: { _, line in ctx.log(line) })
+        for node in try checkpointNodes(ctx) {
+            let out = try await snapshots.checkpoint(name: name, node: node)
+            let uid = out.manifest.node(node)?.snapshotUID.map(String.init) ?? "?"
+            ctx.log(out.created ? "\(node): checkpoint \(name) taken (uid \(uid))" : "\(node): checkpoint \(name) exists already (uid \(uid))")
         }
     }
 
