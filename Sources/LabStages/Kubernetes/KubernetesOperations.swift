@@ -202,27 +202,13 @@ struct KubernetesOperations: Sendable {
         }
     }
 
-    /// As `node.checkpoint` (issue 7, docs/snapshots.md): each node adds itself to the lab snapshot
-    /// `name`, so the checkpoint is an ordinary lab snapshot that `labctl snapshot` lists and restores.
     func checkpointProbe(_ ctx: StageContext, name: String) async -> ProbeResult {
         guard let nodes = try? checkpointNodes(ctx) else { return .unknown }
-        let snapshots = services.snapshots()
-        for node in nodes {
-            guard FileManager.default.fileExists(atPath: services.vm(node: node).path) else { return .notDone }
-            guard let done = try? await snapshots.isCheckpointed(name: name, node: node) else { return .unknown }
-            if !done { return .notDone }
-        }
-        return .done
+        return await services.checkpointProbe(name: name, nodes: nodes)
     }
 
-    /// Idempotent per node: a current record is kept, a killed one rolled back, a stale one replaced.
     func checkpoint(_ ctx: StageContext, name: String) async throws {
-        let snapshots = services.snapshots(progress: { _, line in ctx.log(line) })
-        for node in try checkpointNodes(ctx) {
-            let out = try await snapshots.checkpoint(name: name, node: node)
-            let uid = out.manifest.node(node)?.snapshotUID.map(String.init) ?? "?"
-            ctx.log(out.created ? "\(node): checkpoint \(name) taken (uid \(uid))" : "\(node): checkpoint \(name) exists already (uid \(uid))")
-        }
+        try await services.takeCheckpoint(name: name, nodes: try checkpointNodes(ctx), in: ctx)
     }
 
     // MARK: lab.kubeconfig (seed 11)

@@ -267,33 +267,12 @@ struct MeshOperations: Sendable {
 
     // MARK: lab.mesh-checkpoint
 
-    /// Done when every node's VM has the checkpoint (the mechanism `node.checkpoint` and the
-    /// Kubernetes checkpoints use: a VMware snapshot per node, taken while it runs, never deleted).
+    /// The last checkpoint (seed 14) is a lab snapshot of every node, like the earlier ones.
     func checkpointProbe(_ ctx: StageContext) async -> ProbeResult {
-        for node in lab.nodes {
-            let vm = services.vm(node: node.name)
-            guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
-            guard let tree = try? await services.hypervisor.snapshots(vm) else { return .unknown }
-            if tree.named(lab.checkpoints.mesh).isEmpty { return .notDone }
-        }
-        return .done
+        await services.checkpointProbe(name: lab.checkpoints.mesh, nodes: lab.nodes.map(\.name))
     }
 
     func checkpoint(_ ctx: StageContext) async throws {
-        let name = lab.checkpoints.mesh
-        for node in lab.nodes {
-            let vm = services.vm(node: node.name)
-            let existing = try await services.hypervisor.snapshots(vm).named(name)
-            if existing.count == 1 {
-                ctx.log("\(node.name): checkpoint \(name) exists already (uid \(existing[0].uid))")
-                continue
-            }
-            if existing.count > 1 {
-                throw LabError(.conflict, "the VM has \(existing.count) snapshots named \"\(name)\"", location: vm.path,
-                               hint: "delete the extra ones (labctl never deletes snapshots by itself)")
-            }
-            let info = try await services.hypervisor.createSnapshot(vm, name: name)
-            ctx.log("\(node.name): checkpoint \(name) taken (uid \(info.uid))")
-        }
+        try await services.takeCheckpoint(name: lab.checkpoints.mesh, nodes: lab.nodes.map(\.name), in: ctx)
     }
 }

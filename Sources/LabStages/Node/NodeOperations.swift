@@ -324,21 +324,12 @@ struct NodeOperations: Sendable {
 
     // MARK: node.checkpoint (seed 7.6)
 
-    // The checkpoint is an ordinary lab snapshot (issue 7): each node adds itself to the lab
-    // snapshot named by lab.json `checkpoints.nodes`, with a manifest (docs/snapshots.md).
+    // The node's part of the lab snapshot named by lab.json `checkpoints.nodes`.
     func checkpointProbe(_ ctx: StageContext) async -> ProbeResult {
-        let vm = services.vm(node: ctx.scope.name)
-        guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
-        guard let done = try? await services.snapshots().isCheckpointed(name: lab.checkpoints.nodes, node: ctx.scope.name) else {
-            return .unknown
-        }
-        return done ? .done : .notDone
+        await services.checkpointProbe(name: lab.checkpoints.nodes, nodes: [ctx.scope.name])
     }
 
     func checkpoint(_ ctx: StageContext) async throws {
-        let name = lab.checkpoints.nodes
-        let out = try await services.snapshots(progress: { _, line in ctx.log(line) }).checkpoint(name: name, node: ctx.scope.name)
-        let uid = out.manifest.node(ctx.scope.name)?.snapshotUID.map(String.init) ?? "?"
-        ctx.log(out.created ? "checkpoint \(name) taken (uid \(uid))" : "checkpoint \(name) exists already (uid \(uid))")
+        try await services.takeCheckpoint(name: lab.checkpoints.nodes, nodes: [ctx.scope.name], in: ctx)
     }
 }

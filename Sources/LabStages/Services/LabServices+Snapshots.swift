@@ -24,4 +24,27 @@ extension LabServices {
         LabSnapshots(hypervisor: hypervisor, machines: machines, paths: paths, connector: connector,
                      reservedNames: LabSnapshots.checkpointNames(lab), limits: snapshotLimits, progress: progress)
     }
+
+    /// The checkpoints `up` takes along the way (seed 7.6, 10, 11, 14) are ordinary lab snapshots
+    /// (issue 7, docs/snapshots.md): each node adds itself to the lab snapshot `name`, so
+    /// `labctl snapshot` lists and restores them. Done when every one of `nodes` is recorded in it.
+    func checkpointProbe(name: String, nodes: [String]) async -> ProbeResult {
+        let snapshots = snapshots()
+        for node in nodes {
+            guard FileManager.default.fileExists(atPath: vm(node: node).path) else { return .notDone }
+            guard let done = try? await snapshots.isCheckpointed(name: name, node: node) else { return .unknown }
+            if !done { return .notDone }
+        }
+        return .done
+    }
+
+    /// Idempotent per node: a current record is kept, a killed one rolled back, a stale one replaced.
+    func takeCheckpoint(name: String, nodes: [String], in ctx: StageContext) async throws {
+        let snapshots = snapshots(progress: { _, line in ctx.log(line) })
+        for node in nodes {
+            let out = try await snapshots.checkpoint(name: name, node: node)
+            let uid = out.manifest.node(node)?.snapshotUID.map(String.init) ?? "?"
+            ctx.log(out.created ? "\(node): checkpoint \(name) taken (uid \(uid))" : "\(node): checkpoint \(name) exists already (uid \(uid))")
+        }
+    }
 }
