@@ -67,7 +67,7 @@ enum RestoreBenchmark {
             }
             labFile = try await tb.writeLabJSON(baseVMX: base).path
             environment.merge(await tb.environment) { $1 }
-            let up = try await HostProcess.run([labctl, "up", "--progress", "plain", "--lab", labFile], environment: environment,
+            let up = try await HostProcess.run([labctl, "up", "--to", "node.checkpoint", "--progress", "plain", "--lab", labFile], environment: environment,
                                                timeout: .seconds(1200))
             guard up.succeeded else { throw Failure(description: "labctl up failed:\n\(up.stdout.suffix(3000))\(up.stderr)") }
         }

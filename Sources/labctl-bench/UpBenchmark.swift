@@ -92,7 +92,7 @@ enum UpBenchmark {
         }
         let env = ["LABCTL_VMRUN": vmrun, "LABCTL_FAKE_VMRUN_LOG": dir.appendingPathComponent("vmrun-calls.jsonl").path, "CI": "1"]
         let t0 = Date()
-        let up = run([labctl, "up", "--progress", "plain", "--lab", labFile.path], env: env, timeout: 1800)
+        let up = run([labctl, "up", "--to", "node.checkpoint", "--progress", "plain", "--lab", labFile.path], env: env, timeout: 1800)
         let seconds = Date().timeIntervalSince(t0)
         if up.status != 0 {
             FileHandle.standardError.write(Data("labctl up failed for \(shape.label) (exit \(up.status)):\n\(up.out.suffix(3000))\n".utf8))
