@@ -58,7 +58,7 @@ struct TestLab: Sendable {
         }
         if snapshots {
             // What base-tools (seed 5, 6) leaves in snapshot#2 for the mesh stages (MeshTests.swift).
-            try installIstioRelease(baseVMX: base, version: profile == "current" ? "1.30.3" : "1.10.1")
+            try await installIstioRelease(baseVMX: base, profile: profile)
         }
         let n = Testbed.network
         var nodes: [(name: String, address: String, cluster: String)] = []

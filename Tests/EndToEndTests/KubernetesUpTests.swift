@@ -200,79 +200,159 @@ struct KubernetesUpTests {
         #expect(!labctlTexts(lab, outputs).contains(Self.password))
     }
 
-    @Test("base prepare bootstraps with the password; up then runs every Kubernetes stage against the stubs (seed-2021); re-run does nothing")
+    /// The testbed's guests run Debian, and every profile's scripts stop on anything but their Ubuntu
+    /// release (`_oscheck.sh`). The base claims that release in /etc/os-release, the only thing of Ubuntu
+    /// the scripts read; the packages come from the apt-get stub either way.
+    func claimUbuntu(_ lab: TestLab, _ profile: Profile) async throws {
+        let r = try await lab.tb.inGuest(vmx: lab.baseVMX, """
+            set -e
+            rm -f /etc/os-release
+            printf '%s\\n' 'NAME="Ubuntu"' 'ID=ubuntu' 'VERSION_ID="\(profile.os.ubuntuVersion)"' \\
+              'VERSION_CODENAME=\(profile.os.codename)' 'PRETTY_NAME="Ubuntu \(profile.os.ubuntuVersion) (os-release of a Debian testbed guest)"' > /etc/os-release
+            """)
+        #expect(r.succeeded, "os-release: \(r.stderr)")
+    }
+
+    /// `labctl base prepare` from a freshly installed base to both checkpoints, every script against the
+    /// stubs; then what it installed, in which order, and what each clone of the base inherited.
+    func prepareBase(_ lab: TestLab, _ profile: Profile, password: String?, outputs: inout [ProcessOutcome]) async throws -> Bool {
+        let tb = lab.tb
+        if let password {
+            try await requirePassword(lab)
+            try await claimUbuntu(lab, profile)
+            outputs.append(try await lab.labctl(["base", "prepare", "--password-stdin", "--progress", "json"], stdin: password + "\n"))
+        } else {
+            let start = try await tb.vmrun(["-T", "ws", "start", lab.baseVMX])
+            #expect(start.succeeded, "start the base: \(start.stderr)")
+            try await claimUbuntu(lab, profile)
+            outputs.append(try await lab.labctl(["base", "prepare", "--progress", "json"]))
+        }
+        let prepare = outputs[outputs.count - 1]
+        let finished = ProgressEvents.parse(prepare.stdout).filter { $0["event"] as? String == "stageFinished" }.compactMap { $0["stage"] as? String }
+        #expect(prepare.succeeded && finished == BaseStages.ID.all, "base prepare: \(finished)\n\(prepare.stdout.suffix(3000))\n\(prepare.stderr)")
+        guard prepare.succeeded else { return false }
+        // Workers clone snapshot#1, control planes snapshot#2, its child (seed 4.3, 6.2).
+        #expect(lab.snapshotNames(lab.baseVMX) == ["snapshot#1", "snapshot#2"], "\(lab.snapshotNames(lab.baseVMX))")
+
+        // What was installed on the base, in order: the pinned packages and the release files downloaded.
+        let k = profile.kubernetes, rt = profile.runtime
+        var expected: [String] = []
+        if rt.kind == .docker, let docker = rt.dockerPackageVersion, let containerd = rt.containerdPackageVersion {
+            expected += ["docker-ce=\(docker)", "docker-ce-cli=\(docker)", "containerd.io=\(containerd)"]
+        }
+        expected += [rt.containerdURL, rt.runcURL].compactMap { $0 }
+        if let binaries = k.binaryBaseURL { expected += ["kubeadm", "kubelet", "kubectl"].map { "\(binaries)/\($0)" } }
+        if let v = k.packageVersion { expected += ["kubelet=\(v)", "kubeadm=\(v)", "kubectl=\(v)"] }
+        expected += [k.crictlURL, k.cniPluginsURL, profile.istio.releaseURL, profile.tools.k9sURL].compactMap { $0 }
+        let releaseFiles = Set(expected.filter { $0.contains("://") })
+        let installed = try tb.stubJournal().filter { $0.node == "ubuntu-base" }.flatMap { call -> [String] in
+            if call.tool == "apt-get", call.argv.contains("install") { return call.argv.filter { $0.contains("=") && !$0.hasPrefix("-") } }
+            if call.tool == "curl" { return call.argv.filter { releaseFiles.contains($0) } }
+            return []
+        }
+        #expect(installed == expected, "installed on the base (\(profile.name)): \(installed)")
+        let pinned = profile.name == "seed-2021"
+            ? ["docker-ce=5:20.10.7~3-0~ubuntu-focal", "https://dl.k8s.io/release/v1.21.2/bin/linux/amd64/kubeadm"]
+            : ["kubeadm=1.36.1-1.1", "https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz"]
+        #expect(pinned.allSatisfy(installed.contains), "the profile's versions: \(installed)")
+
+        let calls = try tb.stubJournal().filter { $0.node == "ubuntu-base" }
+        #expect(calls.contains { $0.tool == "modprobe" && $0.argv.contains("br_netfilter") }, "br_netfilter was not loaded")
+        #expect(calls.contains { $0.tool == "sysctl" && $0.argv.contains("--system") })
+        #expect(calls.contains { $0.tool == "apt-mark" && $0.argv.contains("hold") && $0.argv.contains(pinned[0].components(separatedBy: "=")[0]) })
+
+        // A second prepare finds both checkpoints and changes nothing.
+        let callsBeforeNoop = lab.vmrunCalls().count
+        let noop = try await lab.labctl(["base", "prepare", "--progress", "plain"])
+        outputs.append(noop)
+        #expect(noop.succeeded && noop.stdout.contains("nothing to do"), "\(noop.stdout) \(noop.stderr)")
+        #expect(lab.mutatingCalls(since: callsBeforeNoop).isEmpty, "base prepare changed something: \(lab.mutatingCalls(since: callsBeforeNoop))")
+        // The clones come up on the base's address with other MACs: drop the host's ARP entry for the
+        // stopped base, or the first clone can stay unreachable until it expires (docs/up.md, "Lessons").
+        _ = try await HostProcess.run(["ip", "neigh", "flush", "to", "\(Testbed.network).10"])
+        return true
+    }
+
+    /// What every node inherited from the base's checkpoint: the lab's key and sudo rule, the runtime with the systemd cgroup driver,
+    /// Kubernetes at the profile's version, the kernel settings, no swap; the tools on control planes only.
+    func checkNodes(_ lab: TestLab, _ profile: Profile) async throws {
+        let k8s = "v" + profile.kubernetes.version
+        let pub = try String(contentsOfFile: (await lab.tb.keyPath) + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        for node in lab.nodes {
+            let r = try await lab.tb.inGuest(vmx: lab.vmx(node.name), """
+                echo "kubeadm=$(kubeadm version -o short)"
+                echo "kubelet=$(kubelet --version)"
+                echo "bridge=$(sysctl -n net.bridge.bridge-nf-call-iptables)"
+                echo "forward=$(sysctl -n net.ipv4.ip_forward)"
+                echo "modules=$(tr '\\n' , < /etc/modules-load.d/k8s.conf)"
+                echo "swap=$(swapon --show --noheadings | wc -l)"
+                echo "docker=$(dpkg-query -W -f='${Version}' docker-ce 2>/dev/null)"
+                echo "dockerDriver=$(docker info 2>/dev/null | awk -F': ' '/Cgroup Driver/ {print $2}')"
+                echo "containerd=$(/usr/local/bin/containerd --version 2>/dev/null | awk '{print $3}')"
+                echo "systemdCgroup=$(grep -c 'SystemdCgroup = true' /etc/containerd/config.toml 2>/dev/null)"
+                echo "runtimeActive=$(systemctl is-active \(profile.runtime.kind == .docker ? "docker" : "containerd"))"
+                echo "cni=$(test -x /opt/cni/bin/loopback && echo yes)"
+                echo "istioctl=$(readlink -f /usr/local/bin/istioctl)"
+                echo "k9s=$(test -x /usr/local/bin/k9s && echo yes)"
+                echo "sudoers=$(cat /etc/sudoers.d/labctl-lab)"
+                echo "labKey=$(grep -cF '\(pub)' /home/lab/.ssh/authorized_keys)"
+                """)
+            var facts: [String: String] = [:]
+            for line in r.lines { if let eq = line.firstIndex(of: "=") { facts[String(line[..<eq])] = String(line[line.index(after: eq)...]) } }
+            let name = node.name
+            #expect(facts["kubeadm"] == k8s && facts["kubelet"] == "Kubernetes \(k8s)", "\(name): \(facts)")
+            #expect(facts["bridge"] == "1" && facts["forward"] == "1" && facts["modules"] == "overlay,br_netfilter,", "\(name): \(facts)")
+            #expect(facts["swap"] == "0" && facts["cni"] == "yes" && facts["runtimeActive"] == "active", "\(name): \(facts)")
+            if profile.runtime.kind == .docker {
+                #expect(facts["docker"] == profile.runtime.dockerPackageVersion && facts["dockerDriver"] == "systemd", "\(name): \(facts)")
+            } else {
+                #expect(facts["containerd"] == "v" + (profile.versions["containerd"] ?? "?") && facts["systemdCgroup"] == "1", "\(name): \(facts)")
+            }
+            // base-access (seed 2.2, 2.3), inherited: the lab's key and labctl's own NOPASSWD drop-in.
+            #expect(facts["sudoers"] == "lab ALL=(ALL) NOPASSWD: ALL" && facts["labKey"] == "1", "\(name): \(facts)")
+            let controlPlane = name.hasSuffix("ctrl-plane")
+            #expect(facts["istioctl"] == (controlPlane ? "/opt/istio-\(profile.istio.version)/bin/istioctl" : "/usr/local/bin/labctl-stub"), "\(name): \(facts)")
+            #expect((facts["k9s"] == "yes") == controlPlane, "\(name): k9s only on control planes (snapshot#2): \(facts)")
+        }
+    }
+
+    @Test("base prepare bootstraps with the password and installs the seed-2021 base; up then runs every Kubernetes stage against the stubs; re-runs do nothing")
     func seed2021() async throws {
         let tb = try await Testbed.shared()
         try await tb.resetStubState()
         let lab = try await TestLab.make(tb, name: "e2e-k8s", dhcp: false, baseMAC: "00:50:56:3f:00:50", snapshots: false)
         defer { Task { await lab.cleanUp() } }
         var outputs: [ProcessOutcome] = []
+        let profile = try Profile.load(named: "seed-2021")
+        guard try await prepareBase(lab, profile, password: Self.password, outputs: &outputs) else { return }
 
-        // 1. base prepare, password on stdin.
-        try await requirePassword(lab)
-        let prepare = try await lab.labctl(["base", "prepare", "--password-stdin", "--progress", "json"], stdin: Self.password + "\n")
-        outputs.append(prepare)
-        let prepEvents = ProgressEvents.parse(prepare.stdout)
-        let prepFinished = prepEvents.filter { $0["event"] as? String == "stageFinished" }.compactMap { $0["stage"] as? String }
-        #expect(prepFinished.starts(with: ["base.access", "base.swap", "base.network"]), "base prepare: \(prepare.stdout.suffix(3000)) \(prepare.stderr)")
-        let access = try await tb.inGuest(vmx: lab.baseVMX, "cat /home/lab/.ssh/authorized_keys; echo ---; cat /etc/sudoers.d/labctl-lab")
-        let pub = try String(contentsOfFile: (await tb.keyPath) + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
-        #expect(access.stdout.contains(pub), "authorized_keys: \(access.stdout)")
-        #expect(access.stdout.contains("lab ALL=(ALL) NOPASSWD: ALL"), "sudoers drop-in: \(access.stdout)")
-        // The testbed runs Debian: the runtime/Kubernetes/tools scripts stop at their Ubuntu check (they download and
-        // install real binaries, which cannot run here). What runs of base prepare is checked; the checkpoints are
-        // then taken by hand, as prepare would have taken them.
-        if !prepare.succeeded {
-            let failed = prepEvents.first { $0["event"] as? String == "stageFailed" }
-            let stage = failed?["stage"] as? String ?? ""
-            #expect(["base.kernel", "base.runtime", "base.kubernetes"].contains(stage), "base prepare failed at \(stage): \(prepare.stdout.suffix(2000))")
-            let stopped = try await tb.vmrun(["-T", "ws", "stop", lab.baseVMX, "hard"])
-            #expect(stopped.succeeded)
-            // The clones come up on the base's .10 with other MACs: drop the host's ARP entry for the stopped
-            // base (a stale entry can keep .10 unreachable; the testbed's ARP issue is being looked at separately).
-            _ = try await HostProcess.run(["ip", "neigh", "flush", "to", "\(Testbed.network).10"])
-            for snap in ["snapshot#1", "snapshot#2"] {
-                let r = try await tb.vmrun(["-T", "ws", "snapshot", lab.baseVMX, snap])
-                #expect(r.succeeded, "snapshot \(snap): \(r.stderr)")
-            }
-        }
-        let callsBeforeNoop = lab.vmrunCalls().count
-        let noop = try await lab.labctl(["base", "prepare", "--progress", "plain"])
-        #expect(noop.succeeded && noop.stdout.contains("nothing to do"), "\(noop.stdout) \(noop.stderr)")
-        #expect(lab.mutatingCalls(since: callsBeforeNoop).isEmpty, "base prepare changed something: \(lab.mutatingCalls(since: callsBeforeNoop))")
-
-        // The mesh stages that follow need the Istio release base-tools would install (MeshTests.swift).
-        try lab.installIstioRelease(version: "1.10.1")
-
-        // 2. up: nodes, then both clusters, then the kubeconfig.
         let run = try await lab.up(timeout: .seconds(900))
         outputs.append(run.outcome)
         #expect(run.outcome.succeeded, "\(run.summary)")
-        if !run.outcome.succeeded {
-            // What the first clone looks like inside, for the failure report.
-            let d = try? await tb.inGuest(vmx: lab.vmx("cluster1-ctrl-plane"),
-                                          "ip -4 -o addr; ls -l /etc/netplan; cat /etc/netplan/*; networkctl --no-pager 2>&1 | head; systemctl --failed --no-pager | head -20")
-            Issue.record("prepare: \(prepare.stdout.suffix(4000))\nclone: \(d?.stdout ?? "") \(d?.stderr ?? "")")
-            await lab.cleanUp()
-            return
-        }
+        guard run.outcome.succeeded else { return }
+        try await checkNodes(lab, profile)
         try await checkKubernetes(lab, run: run, profile: "seed-2021", outputs: &outputs)
         await lab.cleanUp()
     }
 }
 
 extension KubernetesUpTests {
-    @Test("up runs every Kubernetes stage against the stubs with the current profile (containerd, 1.36, Flannel, MetalLB 0.16)")
+    @Test("base prepare installs the current base (containerd 2, Kubernetes 1.36 from pkgs.k8s.io); up runs every Kubernetes stage against the stubs (Flannel, MetalLB 0.16)")
     func current() async throws {
         let tb = try await Testbed.shared()
         try await tb.resetStubState()
-        let lab = try await TestLab.make(tb, name: "e2e-k8s-current", dhcp: true, baseMAC: "00:50:56:3f:00:60", profile: "current")
+        let lab = try await TestLab.make(tb, name: "e2e-k8s-current", dhcp: true, baseMAC: "00:50:56:3f:00:60", profile: "current", snapshots: false)
         defer { Task { await lab.cleanUp() } }
         var outputs: [ProcessOutcome] = []
+        let profile = try Profile.load(named: "current")
+        guard try await prepareBase(lab, profile, password: nil, outputs: &outputs) else { return }
+
         let run = try await lab.up(timeout: .seconds(900))
         outputs.append(run.outcome)
         #expect(run.outcome.succeeded, "\(run.summary)")
-        if run.outcome.succeeded { try await checkKubernetes(lab, run: run, profile: "current", outputs: &outputs) }
+        guard run.outcome.succeeded else { return }
+        try await checkNodes(lab, profile)
+        try await checkKubernetes(lab, run: run, profile: "current", outputs: &outputs)
         await lab.cleanUp()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LabKit
+import LabStages
 import LabXML
 import Testing
 import TestbedSupport
@@ -139,86 +140,20 @@ struct MeshTests {
 }
 
 extension TestLab {
-    /// Stands in for `base-tools` (seed 5, 6): the Istio release in `/opt/istio-<version>` of the
-    /// base's control-plane checkpoint, with istioctl, the east-west generator and the two sample
-    /// manifests as the stubs (the release itself cannot be downloaded here). Written into the
-    /// frozen top layer of `snapshot#2` before any clone exists, so only control planes get it.
-    func installIstioRelease(version: String) throws {
-        try Self.installIstioRelease(baseVMX: baseVMX, version: version)
-    }
-
-    static func installIstioRelease(baseVMX: String, version: String) throws {
+    /// Stands in for `base-tools` (seed 5, 6) in tests that take the base's checkpoints by hand: the
+    /// profile's Istio release, as the stubs serve it to `base-tools` (Tests/Testbed/STUBS.md), unpacked
+    /// into `/opt/istio-<version>` of the frozen top layer of `snapshot#2` before any clone exists, so
+    /// only control planes get it.
+    static func installIstioRelease(baseVMX: String, profile: String) async throws {
         let disk = URL(fileURLWithPath: baseVMX).deletingLastPathComponent().appendingPathComponent(".ltb/disk.json")
         let d = try JSONSerialization.jsonObject(with: Data(contentsOf: disk)) as? [String: Any]
         guard let top = (d?["lowers"] as? [String])?.first else { throw TestbedError(description: "no layers in \(disk.path)") }
-        let root = URL(fileURLWithPath: top).appendingPathComponent("opt/istio-\(version)")
-        let fm = FileManager.default
-        for dir in ["bin", "samples/multicluster", "samples/helloworld", "samples/sleep", "samples/curl"] {
-            try fm.createDirectory(at: root.appendingPathComponent(dir), withIntermediateDirectories: true)
-        }
-        try? fm.removeItem(at: root.appendingPathComponent("bin/istioctl"))
-        try fm.createSymbolicLink(atPath: root.appendingPathComponent("bin/istioctl").path, withDestinationPath: "/usr/local/bin/istioctl")
-        let gen = root.appendingPathComponent("samples/multicluster/gen-eastwest-gateway.sh").path
-        try? fm.removeItem(atPath: gen)
-        try fm.createSymbolicLink(atPath: gen, withDestinationPath: "/usr/local/bin/labctl-stub")
-        try Self.helloworld.write(to: root.appendingPathComponent("samples/helloworld/helloworld.yaml"), atomically: true, encoding: .utf8)
-        for client in ["sleep", "curl"] {
-            try Self.client(client).write(to: root.appendingPathComponent("samples/\(client)/\(client).yaml"), atomically: true, encoding: .utf8)
-        }
-        _ = try? HostProcessSync.run(["chmod", "-R", "a+rX", root.path])
-    }
-
-    static let helloworld = """
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: helloworld
-          labels:
-            app: helloworld
-            service: helloworld
-        spec:
-          ports:
-          - port: 5000
-            name: http
-          selector:
-            app: helloworld
-        ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: helloworld-v1
-          labels:
-            app: helloworld
-            version: v1
-        spec: {}
-        ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: helloworld-v2
-          labels:
-            app: helloworld
-            version: v2
-        spec: {}
-
-        """
-
-    static func client(_ name: String) -> String {
-        """
-        apiVersion: v1
-        kind: ServiceAccount
-        metadata:
-          name: \(name)
-        ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: \(name)
-          labels:
-            app: \(name)
-        spec: {}
-
-        """
+        let opt = URL(fileURLWithPath: top).appendingPathComponent("opt").path
+        let url = try Profile.load(named: profile).istio.releaseURL
+        let stub = Testbed.scriptsDir.appendingPathComponent("stubs/labctl-stub").path
+        let r = try await HostProcess.run(["sh", "-c", #"set -e; mkdir -p "$1"; python3 "$2" --artifact "$3" | tar -xzf - -C "$1""#,
+                                           "sh", opt, stub, url])
+        guard r.succeeded else { throw TestbedError(description: "unpacking \(url) into \(opt): \(r.stderr)") }
     }
 
     /// Every log labctl wrote for this lab (`.labctl/logs/*.log`).
@@ -233,18 +168,5 @@ extension TestLab {
         guard let dir = ProcessInfo.processInfo.environment["LABCTL_E2E_TRANSCRIPTS"] else { return }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try text.write(toFile: (dir as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
-    }
-}
-
-/// A short synchronous host command (chmod); output discarded.
-enum HostProcessSync {
-    static func run(_ argv: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
     }
 }
