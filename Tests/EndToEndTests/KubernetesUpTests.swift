@@ -233,6 +233,10 @@ struct KubernetesUpTests {
         guard prepare.succeeded else { return false }
         // Workers clone snapshot#1, control planes snapshot#2, its child (seed 4.3, 6.2).
         #expect(lab.snapshotNames(lab.baseVMX) == ["snapshot#1", "snapshot#2"], "\(lab.snapshotNames(lab.baseVMX))")
+        // snapshot#1 is a clean clone source: taken with the base powered off (seed 4.3).
+        let vmrun = lab.vmrunCalls()
+        let snap1 = try #require(vmrun.firstIndex { $0.contains("snapshot") && $0.contains("snapshot#1") }, "no snapshot#1 call: \(vmrun)")
+        #expect(vmrun[..<snap1].last { $0.contains("start") || $0.contains("stop") }?.contains("stop") == true, "\(vmrun[..<snap1])")
 
         // What was installed on the base, in order: the pinned packages and the release files downloaded.
         let k = profile.kubernetes, rt = profile.runtime
@@ -337,7 +341,7 @@ struct KubernetesUpTests {
 }
 
 extension KubernetesUpTests {
-    @Test("base prepare installs the current base (containerd 2, Kubernetes 1.36 from pkgs.k8s.io); up runs every Kubernetes stage against the stubs (Flannel, MetalLB 0.16)")
+    @Test("base prepare installs the current base (containerd 2, Kubernetes 1.36 from pkgs.k8s.io); up runs every Kubernetes stage against the stubs (Flannel, MetalLB 0.16); prepare --force")
     func current() async throws {
         let tb = try await Testbed.shared()
         try await tb.resetStubState()
@@ -353,6 +357,36 @@ extension KubernetesUpTests {
         guard run.outcome.succeeded else { return }
         try await checkNodes(lab, profile)
         try await checkKubernetes(lab, run: run, profile: "current", outputs: &outputs)
+        try await forcePrepare(lab, profile)
         await lab.cleanUp()
+    }
+
+    /// `base prepare --force`: refused while linked clones depend on the checkpoints (nothing deleted);
+    /// once the lab is destroyed, it re-runs every stage, and the scripts find everything installed.
+    func forcePrepare(_ lab: TestLab, _ profile: Profile) async throws {
+        let before = lab.snapshotNames(lab.baseVMX)
+        let refused = try await lab.labctl(["base", "prepare", "--force"])
+        #expect(refused.status == 4 && refused.stderr.contains("linked clones depend on the base's checkpoints"), "\(refused.status) \(refused.stderr)")
+        #expect(refused.stderr.contains(lab.vmx("cluster1-worker-node01")), "the clones are named: \(refused.stderr)")
+        #expect(lab.snapshotNames(lab.baseVMX) == before)
+
+        let destroyed = try await lab.labctl(["destroy", "--yes"])
+        #expect(destroyed.succeeded, "\(destroyed.stderr)")
+        let uidsBefore = try String(contentsOfFile: (lab.baseVMX as NSString).deletingPathExtension + ".vmsd", encoding: .utf8)
+        let callsBefore = try lab.tb.stubJournal().count
+        let again = try await lab.labctl(["base", "prepare", "--force", "--progress", "json"])
+        let finished = ProgressEvents.parse(again.stdout).filter { $0["event"] as? String == "stageFinished" }.compactMap { $0["stage"] as? String }
+        #expect(again.succeeded && finished == BaseStages.ID.all, "\(finished) \(again.stderr)")
+        #expect(lab.snapshotNames(lab.baseVMX) == ["snapshot#1", "snapshot#2"])
+        let uidsAfter = try String(contentsOfFile: (lab.baseVMX as NSString).deletingPathExtension + ".vmsd", encoding: .utf8)
+        #expect(uidsAfter != uidsBefore, "the checkpoints were not re-created")
+        // Idempotent scripts: no pinned package and no release file installed a second time.
+        let releaseFiles = [profile.runtime.containerdURL, profile.runtime.runcURL, profile.kubernetes.cniPluginsURL,
+                            profile.istio.releaseURL, profile.tools.k9sURL].compactMap { $0 }
+        let reinstalled = try lab.tb.stubJournal().dropFirst(callsBefore).filter { call in
+            (call.tool == "apt-get" && call.argv.contains { $0.contains("=") && !$0.hasPrefix("-") })
+                || (call.tool == "curl" && call.argv.contains { releaseFiles.contains($0) })
+        }
+        #expect(reinstalled.isEmpty, "installed again: \(reinstalled.map { $0.argv.joined(separator: " ") })")
     }
 }

@@ -112,25 +112,7 @@ public struct LabSnapshotStore: Sendable {
     public func load(_ name: String) throws -> LabSnapshotManifest? {
         let p = path(for: name)
         guard FileManager.default.fileExists(atPath: p) else { return nil }
-        return try Self.read(path: p)
-    }
-
-    static func read(path: String) throws -> LabSnapshotManifest {
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let m = try JournalState.decoder().decode(LabSnapshotManifest.self, from: data)
-            guard m.version == LabSnapshotManifest.formatVersion else {
-                throw LabError(.unsupported, "the snapshot manifest has format version \(m.version); this labctl reads \(LabSnapshotManifest.formatVersion)",
-                               location: path, hint: "use the labctl that wrote it")
-            }
-            return m
-        } catch let e as LabError {
-            throw e
-        } catch {
-            throw LabError(.invalidInput, "cannot read the lab snapshot manifest", location: path,
-                           hint: "the file was edited by hand or comes from another tool; move it away to forget this lab snapshot (its VMware snapshots stay)",
-                           cause: "\(error)")
-        }
+        return try LabSnapshotManifest.read(path: p)
     }
 
     /// Every manifest, oldest first.
@@ -139,7 +121,7 @@ public struct LabSnapshotStore: Sendable {
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return [] }
         var out: [LabSnapshotManifest] = []
         for file in names where file.hasSuffix(".json") && !file.hasPrefix(".") {
-            out.append(try Self.read(path: (directory as NSString).appendingPathComponent(file)))
+            out.append(try LabSnapshotManifest.read(path: (directory as NSString).appendingPathComponent(file)))
         }
         return out.sorted { ($0.taken, $0.name) < ($1.taken, $1.name) }
     }
@@ -156,4 +138,9 @@ public struct LabSnapshotStore: Sendable {
             throw LabError(.internalError, "cannot remove the lab snapshot manifest", location: p, cause: "\(error)")
         }
     }
+}
+
+extension LabSnapshotManifest: VersionedStateFile {
+    public static let fileDescription = "the snapshot manifest"
+    public static let unreadableHint = "the file was edited by hand or comes from another tool; move it away to forget this lab snapshot (its VMware snapshots stay)"
 }

@@ -113,21 +113,7 @@ public actor Journal {
 
     public static func load(path: String) throws -> JournalState {
         guard FileManager.default.fileExists(atPath: path) else { return JournalState() }
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let state = try JournalState.decoder().decode(JournalState.self, from: data)
-            guard state.version == JournalState.formatVersion else {
-                throw LabError(.unsupported, "the journal has format version \(state.version); this labctl reads \(JournalState.formatVersion)",
-                               location: path, hint: "use the labctl that wrote it, or move the file away to start over")
-            }
-            return state
-        } catch let e as LabError {
-            throw e
-        } catch {
-            throw LabError(.invalidInput, "cannot read the stage journal", location: path,
-                           hint: "move the file away; `labctl up` then re-probes every stage and adopts what is done",
-                           cause: "\(error)")
-        }
+        return try JournalState.read(path: path)
     }
 
     public var snapshot: JournalState { state }
@@ -242,4 +228,9 @@ public actor Journal {
         }
         inFlight = nil
     }
+}
+
+extension JournalState: VersionedStateFile {
+    public static let fileDescription = "the stage journal"
+    public static let unreadableHint = "move the file away; `labctl up` then re-probes every stage and adopts what is done"
 }
