@@ -48,6 +48,28 @@ import Testing
         #expect(error?.location == path)
     }
 
+    /// A journal or snapshot manifest from a newer labctl is refused, not misread.
+    @Test func aNewerFormatVersionIsRefused() throws {
+        func writeNewer(_ value: some Encodable, version: Int, to path: String) throws {
+            var object = try JSONSerialization.jsonObject(with: JournalState.encoder().encode(value)) as? [String: Any] ?? [:]
+            object["version"] = version
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+        }
+        let dir = try temporaryDirectory()
+        let journal = LabPaths(root: dir).journal
+        try writeNewer(JournalState(), version: 2, to: journal)
+        let e1 = #expect(throws: LabError.self) { try Journal(path: journal) }
+        #expect(e1?.code == .unsupported && e1?.location == journal)
+        #expect(e1?.message == "the stage journal has format version 2; this labctl reads 1")
+
+        let manifest = (dir as NSString).appendingPathComponent("m.json")
+        let m = LabSnapshotManifest(name: "s", status: .complete, taken: Date(timeIntervalSince1970: 1_800_000_000),
+                                    journalPosition: 0, stage: nil, nodes: [])
+        try writeNewer(m, version: 7, to: manifest)
+        let e2 = #expect(throws: LabError.self) { try LabSnapshotManifest.read(path: manifest) }
+        #expect(e2?.code == .unsupported && e2?.message == "the snapshot manifest has format version 7; this labctl reads 1")
+    }
+
     /// A reader polling the final path while the journal is rewritten many times never sees a
     /// partial file: every read decodes. No temp file is left behind.
     @Test func journalFileIsNeverHalfWritten() async throws {
