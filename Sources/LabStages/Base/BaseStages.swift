@@ -76,13 +76,35 @@ public enum BaseStages {
         return stages
     }
 
-    /// Which of the two checkpoints exist, and the linked clones that depend on each (for `--force`).
-    public static func checkpoints(_ s: LabServices) async throws -> [(name: String, uids: [Int], clones: [String])] {
+    /// Where `labctl base prepare` starts.
+    public enum Start: Sendable, Equatable {
+        /// Both checkpoints exist (their names).
+        case nothingToDo([String])
+        case run(StageSelection)
+    }
+
+    /// Nothing to do when both checkpoints exist; otherwise the stages resume from the journal. With
+    /// `force`, the checkpoints are deleted first (snapshot#2 before its parent) and every stage runs
+    /// again, refused while a linked clone depends on them (deleting the snapshot would break the clone).
+    public static func start(_ s: LabServices, force: Bool) async throws -> Start {
+        guard FileManager.default.fileExists(atPath: s.baseVM.path) else { return .run(.all) }
         let tree = try await s.hypervisor.snapshots(s.baseVM)
-        return [s.lab.base.workerCheckpoint, s.lab.base.controlPlaneCheckpoint].map { name in
+        let present = [s.lab.base.workerCheckpoint, s.lab.base.controlPlaneCheckpoint].compactMap { name -> (name: String, snapshots: [SnapshotInfo])? in
             let found = tree.named(name)
-            return (name, found.map(\.uid), found.flatMap { tree.clones[$0.uid] ?? [] })
+            return found.isEmpty ? nil : (name, found)
         }
+        guard force else { return present.count == 2 ? .nothingToDo(present.map(\.name)) : .run(.all) }
+        let clones = Set(present.flatMap { $0.snapshots.flatMap { tree.clones[$0.uid] ?? [] } })
+            .filter { FileManager.default.fileExists(atPath: $0) }.sorted()
+        if !clones.isEmpty {
+            throw LabError(.conflict, "linked clones depend on the base's checkpoints: \(clones.joined(separator: ", "))",
+                           location: s.baseVM.path,
+                           hint: "delete those VMs first (labctl destroy), or keep the checkpoints and run without --force")
+        }
+        for checkpoint in present.reversed() {
+            for snapshot in checkpoint.snapshots { try await s.hypervisor.deleteSnapshot(s.baseVM, .uid(snapshot.uid)) }
+        }
+        return .run(.from(stage: ID.first, scope: nil))
     }
 }
 

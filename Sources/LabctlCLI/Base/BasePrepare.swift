@@ -5,20 +5,6 @@ import LabKit
 import LabStages
 
 extension Labctl {
-    /// `labctl base …`: the base VM the nodes are cloned from.
-    struct BaseCommand: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "base",
-            abstract: "Prepare the base VM the nodes are cloned from (seed 2-6).",
-            discussion: """
-                EXAMPLES:
-                  labctl base prepare                          Prepare ./lab.json's base VM (asks for the password once)
-                  labctl base prepare --password-stdin < pw    The same, for automation
-                """,
-            subcommands: [BasePrepare.self]
-        )
-    }
-
     struct BasePrepare: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prepare",
@@ -70,26 +56,13 @@ extension Labctl {
                 address: address)
             let env = try LabEnvironment.make(loaded)
             let services = env.services
-            var selection = StageSelection.all
-            let checkpoints = try FileManager.default.fileExists(atPath: services.baseVM.path)
-                ? await BaseStages.checkpoints(services) : []
-            let present = checkpoints.filter { !$0.uids.isEmpty }
-            if present.count == 2 && !force {
-                print("The base VM has \(present.map(\.name).joined(separator: " and ")) already: nothing to do (--force re-creates them).")
+            let selection: StageSelection
+            switch try await BaseStages.start(services, force: force) {
+            case .nothingToDo(let checkpoints):
+                print("The base VM has \(checkpoints.joined(separator: " and ")) already: nothing to do (--force re-creates them).")
                 return
-            }
-            if force {
-                let clones = Array(Set(present.flatMap(\.clones).filter { FileManager.default.fileExists(atPath: $0) })).sorted()
-                if !clones.isEmpty {
-                    throw LabError(.conflict, "linked clones depend on the base's checkpoints: \(clones.joined(separator: ", "))",
-                                   location: services.baseVM.path,
-                                   hint: "delete those VMs first (labctl destroy), or keep the checkpoints and run without --force")
-                }
-                // snapshot#2 is a child of snapshot#1: delete it first.
-                for cp in present.reversed() {
-                    for uid in cp.uids { try await services.hypervisor.deleteSnapshot(services.baseVM, .uid(uid)) }
-                }
-                selection = .from(stage: BaseStages.ID.first, scope: nil)
+            case .run(let s):
+                selection = s
             }
             let stages = BaseStages.stages(services, hooks: hooks)
             let chosen = selection
