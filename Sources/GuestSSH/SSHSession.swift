@@ -79,7 +79,7 @@ public struct SSHConnector: GuestConnector {
 /// Every libssh2 call runs on this session's own serial queue, never on Swift's cooperative
 /// pool: blocking there would stall every other task (swift-stack.md §2, 16 sessions of
 /// `sleep 1` take 8 s instead of 1 s).
-public final class SSHSession: GuestSession, @unchecked Sendable {
+public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendable {
     private let queue: DispatchQueue
     private let options: SSHOptions
     private let state: LockedBox<GuestEndpoint>

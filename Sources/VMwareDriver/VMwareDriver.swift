@@ -11,8 +11,8 @@ extension VMwareHypervisor {
     }
 
     /// Renders the node's vmx-template (lab-relative overrides first) and applies it to the node's VMX.
-    public func applyTemplate(to vm: VMReference, node: NodeSpec, lab: Lab, labDirectory: String?) async throws {
+    public func applyTemplate(to vm: VMReference, node: NodeSpec, lab: Lab, labDirectory: String?, newClone: Bool = false) async throws {
         let settings = try VMXTemplates.load(labDirectory: labDirectory).render(node: node, lab: lab)
-        try await configure(vm, settings: settings.set, removing: settings.remove)
+        try await configure(vm, settings: settings.set, removing: settings.remove, newClone: newClone)
     }
 }

@@ -328,13 +328,27 @@ public struct VMwareHypervisor: Hypervisor {
 
     /// Sets and removes VMX keys of a powered-off, closed VM, atomically.
     public func configure(_ ref: VMReference, settings: [(key: String, value: String)], removing: [String]) async throws {
+        try await configure(ref, settings: settings, removing: removing, newClone: false)
+    }
+
+    /// `newClone`: the caller has just made this VM with `clone` (vmrun clone leaves it powered off), so
+    /// `vmrun list` is not asked again; the lock-file check still runs (a running or open VM holds
+    /// `<vmx>.lck`, vmware.md §1.6). Saves a vmrun call per node while the clone holds `base-vm`.
+    public func configure(_ ref: VMReference, settings: [(key: String, value: String)], removing: [String], newClone: Bool) async throws {
         let path = Vmrun.absolute(ref.path)
         for (key, _) in settings where !VMXDocument.isValidKey(key) {
             throw LabError(.invalidInput, "invalid VMX key \"\(key)\"", location: path, hint: "keys are made of letters, digits and . : _ -")
         }
         try await vmrun.vmLocks.withLock(Vmrun.lockKey(path)) {
             // VMware rewrites the VMX on power-off and on UI actions: edit only a closed, powered-off VM (vmware.md §2.1).
-            try await requireIdle(ref, action: "edit \(path)")
+            if newClone {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw LabError(.notFound, "cannot edit \(path): the VM does not exist", location: path)
+                }
+                try VMwareLocks.requireUnlocked(vmx: path, action: "edit \(path)")
+            } else {
+                try await requireIdle(ref, action: "edit \(path)")
+            }
             var doc = try VMXDocument.load(path: path)
             for key in removing { doc.remove(key) }
             for (key, value) in settings { doc.set(key, value) }

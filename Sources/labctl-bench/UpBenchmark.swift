@@ -1,4 +1,5 @@
 import Foundation
+import LabKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,8 +28,17 @@ enum UpBenchmark {
 
     static func main(_ args: [String]) async -> Int32 {
         if args.contains("--help") || args.contains("-h") {
-            say("usage: labctl-bench up [--keep]   (root; runs Tests/Testbed/testbed; prints wall times of labctl up)")
+            say("usage: labctl-bench up [--keep DIR]   (root; runs Tests/Testbed/testbed; prints wall times of labctl up and")
+            say("       a per-stage breakdown from each run's journal; --keep copies each lab's .labctl, vmrun call log and output to DIR)")
             return 0
+        }
+        var keep: URL?
+        if let i = args.firstIndex(of: "--keep") {
+            guard i + 1 < args.count else {
+                FileHandle.standardError.write(Data("labctl-bench up: --keep needs a directory\n".utf8))
+                return 2
+            }
+            keep = URL(fileURLWithPath: args[i + 1])
         }
         guard getuid() == 0 else {
             FileHandle.standardError.write(Data("labctl-bench up: needs root (it runs the testbed: network namespaces, nspawn guests)\n".utf8))
@@ -64,9 +74,14 @@ enum UpBenchmark {
         defer { try? FileManager.default.removeItem(at: work) }
         var times: [Double] = []
         for (i, shape) in shapes.enumerated() {
-            guard let seconds = measure(shape, index: i, work: work, key: key) else { return 1 }
+            guard let seconds = measure(shape, index: i, work: work, key: key, keep: keep) else { return 1 }
             times.append(seconds)
             say("\(shape.label.padding(toLength: 24, withPad: " ", startingAt: 0)) \(shape.nodes) nodes  " + String(format: "%7.1f s", seconds))
+        }
+        for (i, shape) in shapes.enumerated() {
+            say("")
+            say("\(shape.nodes) nodes, per stage (seconds from the start of labctl up; durations over the nodes):")
+            breakdown(work.appendingPathComponent("lab\(i)"), total: times[i]).forEach(say)
         }
         let goal1 = times[1] <= 1.25 * times[0]
         let goal2 = times[2] <= 1.5 * times[1]
@@ -76,7 +91,7 @@ enum UpBenchmark {
     }
 
     /// Makes a DHCP base with the two checkpoints, a lab of `shape`, times `labctl up`, deletes the VMs.
-    static func measure(_ shape: Shape, index: Int, work: URL, key: String) -> Double? {
+    static func measure(_ shape: Shape, index: Int, work: URL, key: String, keep: URL?) -> Double? {
         let dir = work.appendingPathComponent("lab\(index)")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let baseDir = work.appendingPathComponent("base\(index)").path
@@ -91,9 +106,24 @@ enum UpBenchmark {
             return nil
         }
         let env = ["LABCTL_VMRUN": vmrun, "LABCTL_FAKE_VMRUN_LOG": dir.appendingPathComponent("vmrun-calls.jsonl").path, "CI": "1"]
+        let cpu0 = hostBusyCPU(), own0 = childrenCPU()
         let t0 = Date()
         let up = run([labctl, "up", "--to", "node.checkpoint", "--progress", "plain", "--lab", labFile.path], env: env, timeout: 1800)
         let seconds = Date().timeIntervalSince(t0)
+        let cpu = String(format: "host CPU busy %.1f s (of %.1f s on %d cores); labctl and its vmrun calls %.1f s",
+                         hostBusyCPU() - cpu0, seconds * Double(ProcessInfo.processInfo.activeProcessorCount),
+                         ProcessInfo.processInfo.activeProcessorCount, childrenCPU() - own0)
+        try? cpu.write(to: dir.appendingPathComponent("cpu"), atomically: true, encoding: .utf8)
+        try? String(t0.timeIntervalSince1970).write(to: dir.appendingPathComponent("t0"), atomically: true, encoding: .utf8)
+        try? up.out.write(to: dir.appendingPathComponent("up.out"), atomically: true, encoding: .utf8)
+        if let keep {
+            let dst = keep.appendingPathComponent("\(shape.nodes)-nodes")
+            try? FileManager.default.removeItem(at: dst)
+            try? FileManager.default.createDirectory(at: dst, withIntermediateDirectories: true)
+            for item in [".labctl", "vmrun-calls.jsonl", "lab.json", "up.out", "t0", "cpu"] {
+                try? FileManager.default.copyItem(at: dir.appendingPathComponent(item), to: dst.appendingPathComponent(item))
+            }
+        }
         if up.status != 0 {
             FileHandle.standardError.write(Data("labctl up failed for \(shape.label) (exit \(up.status)):\n\(up.out.suffix(3000))\n".utf8))
         }
@@ -105,6 +135,53 @@ enum UpBenchmark {
         }
         _ = run([vmrun, "-T", "ws", "deleteVM", vmx])
         return up.status == 0 ? seconds : nil
+    }
+
+    /// Per stage, from the run's journal: when its first instance started and its last one ended
+    /// (seconds after `labctl up` was started) and the instances' shortest, median and longest durations.
+    static func breakdown(_ dir: URL, total: Double) -> [String] {
+        guard let t0 = (try? String(contentsOf: dir.appendingPathComponent("t0"), encoding: .utf8)).flatMap(Double.init),
+              let data = try? Data(contentsOf: dir.appendingPathComponent(".labctl/journal.json")),
+              let journal = try? JournalState.decoder().decode(JournalState.self, from: data) else {
+            return ["  (no journal)"]
+        }
+        let start = Date(timeIntervalSince1970: t0)
+        var order: [String] = []
+        var byStage: [String: [JournalEntry]] = [:]
+        for e in journal.entries.sorted(by: { $0.started < $1.started }) where e.outcome == .done && e.adopted != true {
+            if byStage[e.stage] == nil { order.append(e.stage) }
+            byStage[e.stage, default: []].append(e)
+        }
+        var lines = ["  " + ((try? String(contentsOf: dir.appendingPathComponent("cpu"), encoding: .utf8)) ?? ""),
+                     "  stage              n   first start  last end   min    median  max"]
+        for stage in order {
+            let es = byStage[stage] ?? []
+            let d = es.map(\.duration).sorted()
+            let first = (es.map(\.started).min() ?? start).timeIntervalSince(start)
+            let last = (es.map(\.ended).max() ?? start).timeIntervalSince(start)
+            lines.append("  " + stage.padding(toLength: 17, withPad: " ", startingAt: 0)
+                + String(format: " %2d  %8.2f   %8.2f  %6.2f  %6.2f  %6.2f", es.count, first, last, d.first ?? 0, d[d.count / 2], d.last ?? 0))
+        }
+        let lastEnd = journal.entries.map(\.ended).max().map { $0.timeIntervalSince(start) } ?? 0
+        lines.append(String(format: "  process start → first stage: %.2f s; last stage → process exit: %.2f s", 
+                            (journal.entries.map(\.started).min() ?? start).timeIntervalSince(start), total - lastEnd))
+        return lines
+    }
+
+    /// Busy CPU seconds of the whole machine so far (/proc/stat: everything but idle and iowait).
+    static func hostBusyCPU() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8), let line = text.split(separator: "\n").first else { return 0 }
+        let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard v.count >= 5 else { return 0 }
+        return (v.reduce(0, +) - v[3] - v[4]) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// CPU seconds (user + system) of this process's finished children: labctl and the vmrun calls it
+    /// waited for (not the guests, whose runners vmrun detaches).
+    static func childrenCPU() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     static func labJSON(_ shape: Shape, index: Int, name: String, baseVMX: String, key: String) -> String {

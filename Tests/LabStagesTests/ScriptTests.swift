@@ -162,7 +162,7 @@ import Yams
         for node in lab.nodes { #expect(text.contains("\(node.address) \(node.name)\n")) }
         #expect(text.contains("rm -f /etc/machine-id /var/lib/dbus/machine-id"))
         #expect(text.contains("systemd-machine-id-setup"))
-        #expect(text.contains("rm -f /etc/ssh/ssh_host_*") && text.contains("ssh-keygen -A"))
+        #expect(text.contains("rm -f /etc/ssh/ssh_host_*") && text.contains("ssh-keygen -q -t ed25519") && !text.contains("-t rsa"))
         #expect(text.contains("netplan generate"))
         #expect(text.contains("systemd-run --on-active=1 --timer-property=AccuracySec=10ms --unit=labctl-netplan-apply netplan apply"))
         #expect(text.contains("ADDRESS=194.89.64.14"))

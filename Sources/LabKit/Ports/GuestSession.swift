@@ -29,6 +29,12 @@ public protocol GuestSession: CommandRunner {
     func close() async
 }
 
+/// A session that can tell which host key its connection was made with.
+public protocol HostKeyReporting: Sendable {
+    /// The SHA256 fingerprint (`SHA256:…`) of the connection's host key.
+    var hostKeyFingerprint: String { get async }
+}
+
 /// Opens sessions. The engine asks for one session per node and reuses it.
 public protocol GuestConnector: Sendable {
     func connect(_ endpoint: GuestEndpoint, deadline: Duration) async throws -> any GuestSession

@@ -96,7 +96,8 @@ public protocol Hypervisor: Sendable {
     func runningVMs() async throws -> [VMReference]
     func powerState(_ vm: VMReference) async throws -> PowerState
     func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws
-    /// Headless start; returns when the VM is powered on, not when the guest has booted.
+    /// Headless start; returns when the VM is powered on, not when the guest has booted. A VM that runs
+    /// already is left as it is (no error), so callers need not ask `powerState` first.
     func start(_ vm: VMReference) async throws
     /// Soft stop falls back to hard after its deadline.
     func stop(_ vm: VMReference, mode: StopMode) async throws

@@ -64,7 +64,8 @@ struct NodeOperations: Sendable {
     func clone(_ ctx: StageContext) async throws {
         let node = try services.node(ctx.scope.name)
         let vm = services.vm(node: node.name)
-        if FileManager.default.fileExists(atPath: vm.path) {
+        let existed = FileManager.default.fileExists(atPath: vm.path)
+        if existed {
             ctx.log("VM exists already: \(vm.path)")
         } else {
             let checkpoint = services.baseCheckpoint(for: node)
@@ -75,12 +76,18 @@ struct NodeOperations: Sendable {
             ctx.log("vmx-template \(node.template) applied already")
             return
         }
-        let power = try await hv.powerState(vm)
-        guard power == .off else {
-            throw LabError(.conflict, "the node's VM is \(power.rawValue) but its vmx-template is not applied", location: vm.path,
-                           hint: "stop the VM (vmrun -T ws stop \"\(vm.path)\" hard) and re-run labctl up")
+        if existed {
+            let power = try await hv.powerState(vm)
+            guard power == .off else {
+                throw LabError(.conflict, "the node's VM is \(power.rawValue) but its vmx-template is not applied", location: vm.path,
+                               hint: "stop the VM (vmrun -T ws stop \"\(vm.path)\" hard) and re-run labctl up")
+            }
+            try await services.vmConfigurator.applyTemplate(to: vm, node: node)
+        } else {
+            // A clone this action has just made is off (vmrun clone does not power it on): no second vmrun call
+            // while the stage holds base-vm, which serialises every node's clone.
+            try await services.vmConfigurator.applyTemplate(toNewClone: vm, node: node)
         }
-        try await services.vmConfigurator.applyTemplate(to: vm, node: node)
         ctx.log("vmx-template \(node.template) applied: \(node.cpus) vCPUs, \(node.memoryMiB) MiB, MAC \(node.mac)")
     }
 
@@ -119,11 +126,8 @@ struct NodeOperations: Sendable {
     }
 
     private func powerOn(_ vm: VMReference, _ ctx: StageContext) async throws {
-        if try await hv.powerState(vm) == .on {
-            ctx.log("VM is running already")
-            return
-        }
-        ctx.log("starting \(vm.path)")
+        // `Hypervisor.start` returns at once for a running VM (it asks vmrun list itself): no second check here.
+        ctx.log("starting \(vm.path) (nothing to do if it runs already)")
         try await hv.start(vm)
     }
 
@@ -154,11 +158,13 @@ struct NodeOperations: Sendable {
     /// Connects on the first-contact address (pinning the key it offers: labctl found this VM by
     /// its address/MAC itself) and records the base's machine-id and host key for the 7.5 checks.
     private func firstContact(_ node: NodeSpec, at host: String, _ ctx: StageContext) async throws {
-        let endpoint = services.endpoint(node: node, host: host)
         ctx.waiting(for: "SSH on \(host)", hint: "the clone is booting")
+        let session: any GuestSession
         do {
             try await waitForPort(host, deadline: services.timeouts.firstContact, node: node)
-            try await services.hostKeys.replacePin(for: endpoint, deadline: services.timeouts.connect)
+            // The pin is replaced on the connection that becomes the node's session (one handshake).
+            session = try await services.sessions.reconnectReplacingPin(node: node.name, at: host, pins: services.hostKeys,
+                                                                        deadline: services.timeouts.connect).session
         } catch let e as LabError where e.code == .timeout || e.code == .connection {
             throw LabError(.timeout, "node \(node.name) did not answer SSH on \(host):\(lab.ssh.port) within \(services.timeouts.firstContact)",
                            location: "node \(node.name)",
@@ -167,7 +173,6 @@ struct NodeOperations: Sendable {
                                : "the node's DHCP address \(host) did not answer; check that sshd runs in the base and accepts the lab key (seed 2.2)",
                            cause: e.description)
         }
-        let session = try await services.sessions.reconnect(node: node.name, at: host)
         ctx.log("first contact on \(host)")
         let r = try await session.run(Command(["/bin/sh", "-c",
             "cat /etc/labctl/identity 2>/dev/null || true; echo; cat /etc/machine-id; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $2}'"],
@@ -204,6 +209,14 @@ struct NodeOperations: Sendable {
 
     func identityProbe(_ ctx: StageContext) async -> ProbeResult {
         guard let node = try? services.node(ctx.scope.name) else { return .unknown }
+        // node.start reached the node at its first-contact address in this run: ask there. A connect to the
+        // node's own address would wait out ARP (up to the 2 s timeout) while nothing holds that address yet.
+        if let host = await services.sessions.connectedHost(of: node.name), host != node.address.description,
+           let session = try? await services.sessions.session(for: node.name),
+           let r = try? await session.run(Command(["/bin/sh", "-c", Self.identityQuery], deadline: .seconds(15))), r.succeeded,
+           !Self.identityDone(r.stdoutText, node: node) {
+            return .notDone
+        }
         // Local facts first: no packet goes to a node whose VM does not run.
         let vm = services.vm(node: node.name)
         guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
@@ -212,24 +225,34 @@ struct NodeOperations: Sendable {
         guard await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) else { return .notDone }
         do {
             let session = try await services.sessions.reconnect(node: node.name, deadline: .seconds(15))
-            let r = try await session.run(Command(["/bin/sh", "-c", "cat /etc/labctl/identity 2>/dev/null; hostname"], deadline: .seconds(15)))
-            let lines = r.stdoutText.split(separator: "\n").map(String.init)
-            return lines.count == 2 && lines[0].hasPrefix("\(node.name) ") && lines[1] == node.name ? .done : .notDone
+            let r = try await session.run(Command(["/bin/sh", "-c", Self.identityQuery], deadline: .seconds(15)))
+            return Self.identityDone(r.stdoutText, node: node) ? .done : .notDone
         } catch {
             return .unknown
         }
     }
 
+    static let identityQuery = "cat /etc/labctl/identity 2>/dev/null; hostname"
+
+    /// The identity file names the node and the hostname is the node's.
+    static func identityDone(_ output: String, node: NodeSpec) -> Bool {
+        let lines = output.split(separator: "\n").map(String.init)
+        return lines.count == 2 && lines[0].hasPrefix("\(node.name) ") && lines[1] == node.name
+    }
+
     func identity(_ ctx: StageContext) async throws {
         let node = try services.node(ctx.scope.name)
-        if await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) {
+        if let host = await services.sessions.connectedHost(of: node.name), host != node.address.description {
+            // node.start made first contact at that address in this run (pinned, base facts recorded): go on from there
+            // instead of finding the node and connecting again.
+            ctx.log("continuing on the first-contact session at \(host)")
+        } else if await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) {
             do {
                 try await services.sessions.reconnect(node: node.name, deadline: services.timeouts.connect)
             } catch let e as LabError where e.code == .security {
                 // A kill after node-identity regenerated the keys but before the pin was replaced.
                 ctx.log("host key at \(node.address) changed (\(e.message)); re-pinning: labctl regenerated it")
-                try await services.hostKeys.replacePin(for: services.endpoint(node: node), deadline: services.timeouts.connect)
-                try await services.sessions.reconnect(node: node.name, deadline: services.timeouts.connect)
+                try await services.sessions.reconnectReplacingPin(node: node.name, pins: services.hostKeys, deadline: services.timeouts.connect)
             }
         } else if let baseAddress = lab.base.address {
             // Only reachable after a kill inside node.start; node.start holds the address then.
@@ -255,7 +278,9 @@ struct NodeOperations: Sendable {
         ctx.waiting(for: "SSH on \(node.address)", hint: "the node applies its static address")
         do {
             try await waitForPort(node.address.description, deadline: services.timeouts.firstContact, node: node)
-            let fp = try await services.hostKeys.replacePin(for: services.endpoint(node: node), deadline: services.timeouts.connect)
+            // The new key is pinned on the connection that becomes the node's session (one handshake).
+            let fp = try await services.sessions.reconnectReplacingPin(node: node.name, pins: services.hostKeys,
+                                                                       deadline: services.timeouts.connect).fingerprint
             ctx.log("pinned \(node.address): \(fp)")
         } catch let e as LabError where e.code == .timeout || e.code == .connection {
             throw LabError(.timeout, "node \(node.name) did not come back on its address \(node.address) after node-identity",
@@ -263,7 +288,6 @@ struct NodeOperations: Sendable {
                            hint: "check /etc/netplan/01-labctl.yaml and `journalctl -u labctl-netplan-apply` in the guest (VM console); then re-run labctl up",
                            cause: e.description)
         }
-        try await services.sessions.reconnect(node: node.name)
     }
 
     // MARK: node.verify (seed 7.5)

@@ -25,7 +25,8 @@ public enum NodeStages {
 
     /// Resources the engine serialises.
     public enum Resource {
-        /// Clones are made one at a time from the base (vmware.md §1.5: no source says concurrent clones of one VM are safe).
+        /// Clones are made one at a time from the base (vmware.md §1.5: no source says concurrent clones of one VM are safe;
+        /// §3.2: a linked clone writes the base's .vmsd). Only the vmrun `list` of the base, the `clone` and the VMX edit run under it.
         public static let baseVM = "base-vm"
         /// A base with a static address (seed 2.5) brings every clone up on that address: one at a time.
         public static let firstContactAddress = "first-contact-address"

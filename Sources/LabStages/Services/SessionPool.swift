@@ -50,6 +50,31 @@ public actor SessionPool {
         return try await session(for: node, deadline: deadline)
     }
 
+    /// Like `reconnect`, for when labctl itself changed the node's host keys or found a fresh clone: drops
+    /// the pin at `host` and records the key the node offers on the connection that becomes the node's
+    /// session. One SSH handshake where `HostKeyPinning.replacePin` and `reconnect` take two (each costs
+    /// CPU on both ends: key exchange, sshd's re-exec; docs/benchmarks.md). Returns the session and the
+    /// new key's fingerprint ("" when the session cannot tell).
+    @discardableResult
+    public func reconnectReplacingPin(node: String, at host: String? = nil, pins: any HostKeyPinning,
+                                      deadline: Duration? = nil) async throws -> (session: any GuestSession, fingerprint: String) {
+        let target = host ?? ownAddress(node)
+        let ep = endpoint(node, host: target)
+        guard try pins.forgetPin(for: ep) else {
+            // The pinning cannot forget on its own: replace the pin on a connection of its own, then connect.
+            let fp = try await pins.replacePin(for: ep, deadline: deadline ?? connectDeadline)
+            return (try await reconnect(node: node, at: target, deadline: deadline), fp)
+        }
+        let session = try await reconnect(node: node, at: target, deadline: deadline)
+        let fp = await (session as? any HostKeyReporting)?.hostKeyFingerprint ?? ""
+        return (session, fp)
+    }
+
+    /// The address of the node's open session, if it has one (nil when no session is open).
+    public func connectedHost(of node: String) -> String? {
+        sessions[node] == nil ? nil : host(of: node)
+    }
+
     /// Forgets the node's session (closing it), e.g. after its connection broke.
     public func drop(node: String) async {
         if let s = sessions.removeValue(forKey: node) { await s.close() }

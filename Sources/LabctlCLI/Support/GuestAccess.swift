@@ -33,4 +33,11 @@ private struct SSHPins: HostKeyPinning {
     func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String {
         try await connector.replacePin(for: endpoint, deadline: deadline)
     }
+
+    /// Only when the lab's connector records unknown keys (not for plan/status, which are read-only).
+    func forgetPin(for endpoint: GuestEndpoint) throws -> Bool {
+        guard connector.options.trustOnFirstUse else { return false }
+        try connector.forget(endpoint)
+        return true
+    }
 }

@@ -60,6 +60,10 @@ struct VMwareNodeConfigurator: NodeVMConfigurator {
         try await hypervisor.applyTemplate(to: vm, node: node, lab: lab, labDirectory: labDirectory)
     }
 
+    func applyTemplate(toNewClone vm: VMReference, node: NodeSpec) async throws {
+        try await hypervisor.applyTemplate(to: vm, node: node, lab: lab, labDirectory: labDirectory, newClone: true)
+    }
+
     func isConfigured(_ vm: VMReference, node: NodeSpec) async throws -> Bool {
         let settings = try VMXTemplates.load(labDirectory: labDirectory).render(node: node, lab: lab)
         let vmx = try VMXDocument.load(path: vm.path)

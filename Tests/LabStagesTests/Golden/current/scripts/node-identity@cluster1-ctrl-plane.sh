@@ -119,7 +119,18 @@ if [ "$(cat "$IDENTITY_FILE" 2>/dev/null || true)" != "$NODE $machine_id" ]; the
     ln -sf /etc/machine-id /var/lib/dbus/machine-id
   fi
   rm -f /etc/ssh/ssh_host_*
-  ssh-keygen -A >/dev/null
+  # Only the types labctl pins (GuestSSH prefers ed25519, then ecdsa) and OpenSSH clients prefer. No RSA key:
+  # generating one costs 0.2-1 s of CPU per node, as much as booting it (docs/benchmarks.md), and nothing
+  # in the lab uses it. The drop-in keeps sshd from looking for the missing default RSA key.
+  ssh-keygen -q -t ed25519 -N '' -C "root@$NODE" -f /etc/ssh/ssh_host_ed25519_key
+  ssh-keygen -q -t ecdsa -N '' -C "root@$NODE" -f /etc/ssh/ssh_host_ecdsa_key
+  if [ -d /etc/ssh/sshd_config.d ]; then
+    write_file /etc/ssh/sshd_config.d/50-labctl-host-keys.conf 644 <<'LABCTL_EOF'
+# labctl node-identity: the node's host keys (ed25519, ecdsa); no RSA host key is generated.
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
+LABCTL_EOF
+  fi
   # Running sessions keep going; labctl re-pins the new host key from node-verify's output.
   systemctl restart ssh 2>/dev/null || systemctl restart sshd
   install -d -m 755 "$(dirname "$IDENTITY_FILE")"
