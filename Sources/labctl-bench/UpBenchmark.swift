@@ -28,8 +28,9 @@ enum UpBenchmark {
 
     static func main(_ args: [String]) async -> Int32 {
         if args.contains("--help") || args.contains("-h") {
-            say("usage: labctl-bench up [--keep DIR]   (root; runs Tests/Testbed/testbed; prints wall times of labctl up and")
-            say("       a per-stage breakdown from each run's journal; --keep copies each lab's .labctl, vmrun call log and output to DIR)")
+            say("usage: labctl-bench up [--runs N] [--keep DIR]   (root; runs Tests/Testbed/testbed; prints wall times of labctl up,")
+            say("       the median of N rounds (default 3), and a per-stage breakdown of each shape's median run from its journal;")
+            say("       --keep copies each lab's .labctl, vmrun call log and output to DIR)")
             return 0
         }
         var keep: URL?
@@ -39,6 +40,14 @@ enum UpBenchmark {
                 return 2
             }
             keep = URL(fileURLWithPath: args[i + 1])
+        }
+        var runs = 3
+        if let i = args.firstIndex(of: "--runs") {
+            guard i + 1 < args.count, let n = Int(args[i + 1]), (1...20).contains(n) else {
+                FileHandle.standardError.write(Data("labctl-bench up: --runs needs a number from 1 to 20\n".utf8))
+                return 2
+            }
+            runs = n
         }
         guard getuid() == 0 else {
             FileHandle.standardError.write(Data("labctl-bench up: needs root (it runs the testbed: network namespaces, nspawn guests)\n".utf8))
@@ -72,16 +81,28 @@ enum UpBenchmark {
         }
         let work = URL(fileURLWithPath: "/tmp/labctl-bench-up-\(getpid())")
         defer { try? FileManager.default.removeItem(at: work) }
-        var times: [Double] = []
+        // Rounds of the three shapes, interleaved, so that a slow stretch of the shared machine weighs on
+        // every shape alike; each shape's figure is its median.
+        var samples: [[Double]] = shapes.map { _ in [] }
+        for round in 0..<runs {
+            for (i, shape) in shapes.enumerated() {
+                guard let seconds = measure(shape, slot: i, run: "\(round)-\(i)", work: work, key: key, keep: keep) else { return 1 }
+                samples[i].append(seconds)
+                say("round \(round + 1)/\(runs)  \(shape.label.padding(toLength: 24, withPad: " ", startingAt: 0)) \(shape.nodes) nodes  "
+                    + String(format: "%7.1f s", seconds))
+            }
+        }
+        let medianRound = samples.map { s in s.indices.sorted { s[$0] < s[$1] }[s.count / 2] }
+        let times = samples.indices.map { samples[$0][medianRound[$0]] }
+        say("")
         for (i, shape) in shapes.enumerated() {
-            guard let seconds = measure(shape, index: i, work: work, key: key, keep: keep) else { return 1 }
-            times.append(seconds)
-            say("\(shape.label.padding(toLength: 24, withPad: " ", startingAt: 0)) \(shape.nodes) nodes  " + String(format: "%7.1f s", seconds))
+            say("\(shape.label.padding(toLength: 24, withPad: " ", startingAt: 0)) \(shape.nodes) nodes  "
+                + String(format: "median %5.1f s   (%.1f-%.1f s over %d runs)", times[i], samples[i].min() ?? 0, samples[i].max() ?? 0, runs))
         }
         for (i, shape) in shapes.enumerated() {
             say("")
-            say("\(shape.nodes) nodes, per stage (seconds from the start of labctl up; durations over the nodes):")
-            breakdown(work.appendingPathComponent("lab\(i)"), total: times[i]).forEach(say)
+            say("\(shape.nodes) nodes, median run, per stage (seconds from the start of labctl up; durations over the nodes):")
+            breakdown(work.appendingPathComponent("lab\(medianRound[i])-\(i)"), total: times[i]).forEach(say)
         }
         let goal1 = times[1] <= 1.25 * times[0]
         let goal2 = times[2] <= 1.5 * times[1]
@@ -90,22 +111,27 @@ enum UpBenchmark {
         return goal1 && goal2 ? 0 : 3
     }
 
-    /// Makes a DHCP base with the two checkpoints, a lab of `shape`, times `labctl up`, deletes the VMs.
-    static func measure(_ shape: Shape, index: Int, work: URL, key: String, keep: URL?) -> Double? {
-        let dir = work.appendingPathComponent("lab\(index)")
+    /// Makes a DHCP base with the two checkpoints, a lab of `shape` on the addresses of `slot`, times
+    /// `labctl up`, deletes the VMs. `run` names the lab's directory and VMs.
+    static func measure(_ shape: Shape, slot: Int, run id: String, work: URL, key: String, keep: URL?) -> Double? {
+        let dir = work.appendingPathComponent("lab\(id)")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let baseDir = work.appendingPathComponent("base\(index)").path
-        let base = run([testbed, "base-vm", baseDir, "--dhcp", "--name", "base\(index)", "--mac", String(format: "00:50:56:3f:01:%02x", index)])
+        let baseDir = work.appendingPathComponent("base\(id)").path
+        let base = run([testbed, "base-vm", baseDir, "--dhcp", "--name", "base\(id)", "--mac", String(format: "00:50:56:3f:01:%02x", slot)])
         guard base.status == 0, let vmx = base.out.split(separator: "\n").last.map(String.init) else {
             FileHandle.standardError.write(Data("base-vm failed: \(base.err)\n".utf8))
             return nil
         }
         for snap in ["snapshot#1", "snapshot#2"] { _ = run([vmrun, "-T", "ws", "snapshot", vmx, snap]) }
         let labFile = dir.appendingPathComponent("lab.json")
-        do { try labJSON(shape, index: index, name: "bench\(index)", baseVMX: vmx, key: key).write(to: labFile, atomically: true, encoding: .utf8) } catch {
+        do { try labJSON(shape, index: slot, name: "bench\(id)", baseVMX: vmx, key: key).write(to: labFile, atomically: true, encoding: .utf8) } catch {
             return nil
         }
         let env = ["LABCTL_VMRUN": vmrun, "LABCTL_FAKE_VMRUN_LOG": dir.appendingPathComponent("vmrun-calls.jsonl").path, "CI": "1"]
+        // The slot's addresses were held by the previous round's VMs (other MACs): forget the host's
+        // neighbour entries, or the first connection to each waits for the stale one (docs/up.md).
+        let flushed = run(["/usr/sbin/ip", "neigh", "flush", "dev", "ltb-host"])
+        if flushed.status != 0 { say("warning: ip neigh flush dev ltb-host: \(flushed.err)") }
         let cpu0 = hostBusyCPU(), own0 = childrenCPU()
         let t0 = Date()
         let up = run([labctl, "up", "--to", "node.checkpoint", "--progress", "plain", "--lab", labFile.path], env: env, timeout: 1800)
@@ -117,7 +143,7 @@ enum UpBenchmark {
         try? String(t0.timeIntervalSince1970).write(to: dir.appendingPathComponent("t0"), atomically: true, encoding: .utf8)
         try? up.out.write(to: dir.appendingPathComponent("up.out"), atomically: true, encoding: .utf8)
         if let keep {
-            let dst = keep.appendingPathComponent("\(shape.nodes)-nodes")
+            let dst = keep.appendingPathComponent("\(shape.nodes)-nodes-\(id)")
             try? FileManager.default.removeItem(at: dst)
             try? FileManager.default.createDirectory(at: dst, withIntermediateDirectories: true)
             for item in [".labctl", "vmrun-calls.jsonl", "lab.json", "up.out", "t0", "cpu"] {
