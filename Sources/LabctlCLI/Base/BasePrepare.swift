@@ -68,17 +68,9 @@ extension Labctl {
             let chosen = selection
             let topology = env.topology
             let paths = env.paths
-            let sessions = services.sessions
             let resume = labOptions.lab == "lab.json" ? "labctl base prepare" : "labctl base prepare --lab \(labOptions.lab)"
-            _ = try await StageRunSupport.run(progress: progressOptions, resumeCommand: resume) { onEvent in
-                do {
-                    let summary = try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: chosen, onEvent: onEvent)
-                    await sessions.closeAll()
-                    return summary
-                } catch {
-                    await sessions.closeAll()
-                    throw error
-                }
+            _ = try await StageRunSupport.run(progress: progressOptions, sessions: services.sessions, resumeCommand: resume) { onEvent in
+                try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: chosen, onEvent: onEvent)
             }
         }
     }

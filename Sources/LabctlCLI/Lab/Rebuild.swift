@@ -39,21 +39,14 @@ extension Labctl {
             let topology = env.topology
             let selection = try StageSelectionParsing.selection(from: nil, only: nil, to: to, stages: stages, topology: topology)
             let paths = env.paths
-            let sessions = env.services.sessions
             let destroy = Destroy.destroyer(env)
-            try await StageRunSupport.run(progress: progressOptions, resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
-                do {
-                    let summary = try await LabRun.rebuild(scope: scope, stages: stages, topology: topology, paths: paths, selection: selection, prepare: {
-                        var d = destroy
-                        d.progress = { node, line in onEvent(.log(.node(node), line: "destroy: \(line)")) }
-                        try await d.run(scope)
-                    }, onEvent: onEvent)
-                    await sessions.closeAll()
-                    return summary
-                } catch {
-                    await sessions.closeAll()
-                    throw error
-                }
+            try await StageRunSupport.run(progress: progressOptions, sessions: env.services.sessions,
+                                          resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
+                try await LabRun.rebuild(scope: scope, stages: stages, topology: topology, paths: paths, selection: selection, prepare: {
+                    var d = destroy
+                    d.progress = { node, line in onEvent(.log(.node(node), line: "destroy: \(line)")) }
+                    try await d.run(scope)
+                }, onEvent: onEvent)
             }
         }
     }

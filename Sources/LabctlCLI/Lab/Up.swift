@@ -49,16 +49,9 @@ extension Labctl {
             let topology = env.topology
             let selection = try StageSelectionParsing.selection(from: from, only: only, to: to, stages: stages, topology: topology)
             let paths = env.paths
-            let sessions = env.services.sessions
-            _ = try await StageRunSupport.run(progress: progressOptions, resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
-                do {
-                    let summary = try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: selection, onEvent: onEvent)
-                    await sessions.closeAll()
-                    return summary
-                } catch {
-                    await sessions.closeAll()
-                    throw error
-                }
+            _ = try await StageRunSupport.run(progress: progressOptions, sessions: env.services.sessions,
+                                              resumeCommand: LabEnvironment.resumeCommand(labFile: labOptions.lab)) { onEvent in
+                try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: selection, onEvent: onEvent)
             }
             // Seed 11: how to use the merged kubeconfig from this machine (lab.kubeconfig wrote it).
             if FileManager.default.fileExists(atPath: paths.kubeconfig) {

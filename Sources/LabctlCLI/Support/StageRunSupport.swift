@@ -1,25 +1,36 @@
 import Foundation
 import LabKit
+import LabStages
 
-/// Runs stages for a command (`up`, `rebuild`): progress rendering plus Ctrl-C handling.
+/// Runs stages for a command (`up`, `rebuild`, `base prepare`): progress rendering, Ctrl-C handling,
+/// and the lab's SSH sessions closed at the end, whether the run succeeded or not.
 ///
 /// Ctrl-C cancels the task running the engine (as tart does): running actions are cancelled,
 /// the journal keeps every stage that finished, and the renderer prints how to resume. A second
 /// Ctrl-C exits at once with 130.
 ///
 /// ```swift
-/// let summary = try await StageRunSupport.run(progress: progressOptions,
+/// let summary = try await StageRunSupport.run(progress: progressOptions, sessions: env.services.sessions,
 ///                                             resumeCommand: "labctl up --lab \(labOptions.lab)") { onEvent in
 ///     try await LabRun.run(stages: stages, topology: topology, paths: paths, onEvent: onEvent)
 /// }
 /// ```
 enum StageRunSupport {
     @discardableResult
-    static func run(progress: ProgressOptions, resumeCommand: String,
+    static func run(progress: ProgressOptions, sessions: SessionPool, resumeCommand: String,
                     _ body: @escaping @Sendable (@escaping @Sendable (EngineEvent) -> Void) async throws -> RunSummary)
         async throws -> RunSummary {
         let renderer = progress.makeRenderer(resumeCommand: resumeCommand)
-        let task = Task { try await body(renderer.handler) }
+        let task = Task {
+            do {
+                let summary = try await body(renderer.handler)
+                await sessions.closeAll()
+                return summary
+            } catch {
+                await sessions.closeAll()
+                throw error
+            }
+        }
         let interrupts = InterruptHandler { task.cancel() }
         defer {
             interrupts.stop()
