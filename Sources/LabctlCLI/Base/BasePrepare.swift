@@ -65,12 +65,11 @@ extension Labctl {
                 selection = s
             }
             let stages = BaseStages.stages(services, hooks: hooks)
-            let chosen = selection
             let topology = env.topology
             let paths = env.paths
             let resume = labOptions.lab == "lab.json" ? "labctl base prepare" : "labctl base prepare --lab \(labOptions.lab)"
             _ = try await StageRunSupport.run(progress: progressOptions, sessions: services.sessions, resumeCommand: resume) { onEvent in
-                try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: chosen, onEvent: onEvent)
+                try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: selection, onEvent: onEvent)
             }
         }
     }
