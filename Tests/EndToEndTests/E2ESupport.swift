@@ -52,6 +52,10 @@ struct TestLab: Sendable {
         try? FileManager.default.removeItem(at: dir)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let base = try await tb.makeBaseVM(name: "\(name)-base", dhcp: dhcp, mac: baseMAC)
+        // Every lab uses .11 upwards, which the previous test's VMs held with other MACs: the host's stale
+        // neighbour entries would cost each node ~25 s of ARP probing on its address (docs/up.md, "Lessons"),
+        // longer than the short deadlines some tests set.
+        _ = try? await HostProcess.run(["ip", "neigh", "flush", "dev", "ltb-host"])
         for snap in ["snapshot#1", "snapshot#2"] where snapshots {
             let r = try await tb.vmrun(["-T", "ws", "snapshot", base, snap])
             guard r.succeeded else { throw TestbedError(description: "snapshot \(snap) of the base: \(r.stdout)\(r.stderr)") }
