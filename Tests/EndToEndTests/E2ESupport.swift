@@ -142,11 +142,17 @@ struct TestLab: Sendable {
     /// Starts `labctl up --progress json` and SIGKILLs it as soon as an event matches `when`.
     /// Returns the events seen up to the kill; fails if the run ended before.
     func upKilled(when: @escaping @Sendable ([String: Any]) -> Bool, timeout: Duration = .seconds(600)) async throws -> [[String: Any]] {
+        ProgressEvents.parse(try await killed(["up", "--progress", "json"], timeout: timeout) { ProgressEvents.parse($0).contains(where: when) })
+    }
+
+    /// Starts `labctl ARGS --lab <lab.json>` and SIGKILLs it as soon as its output so far satisfies
+    /// `when`. Returns that output; fails if labctl ended before, or the point was not reached in time.
+    func killed(_ args: [String], timeout: Duration = .seconds(300), when: (String) -> Bool) async throws -> String {
         let out = dir.appendingPathComponent("killed-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: LabctlBinary.path)
-        p.arguments = ["up", "--progress", "json", "--lab", labFile.path]
+        p.arguments = args + ["--lab", labFile.path]
         p.environment = ProcessInfo.processInfo.environment.merging(await environment()) { $1 }
         p.standardOutput = try FileHandle(forWritingTo: out)
         p.standardError = FileHandle.nullDevice
@@ -155,20 +161,19 @@ struct TestLab: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-            let events = ProgressEvents.parse(text)
-            if events.contains(where: when) {
+            if when(text) {
                 kill(p.processIdentifier, SIGKILL)
                 p.waitUntilExit()
-                return events
+                return text
             }
             if !p.isRunning {
-                throw TestbedError(description: "labctl up ended (status \(p.terminationStatus)) before the kill point; output:\n\(text)")
+                throw TestbedError(description: "labctl \(args.joined(separator: " ")) ended (status \(p.terminationStatus)) before the kill point; output:\n\(text)")
             }
             try await Task.sleep(for: .milliseconds(25))
         }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        throw TestbedError(description: "the kill point was not reached within \(timeout)")
+        throw TestbedError(description: "labctl \(args.joined(separator: " ")): the kill point was not reached within \(timeout)")
     }
 
     /// The vmrun commands of the call log (`clone`, `start`, `snapshot` …), in order.

@@ -249,7 +249,8 @@ struct KubernetesUpTests {
         if let v = k.packageVersion { expected += ["kubelet=\(v)", "kubeadm=\(v)", "kubectl=\(v)"] }
         expected += [k.crictlURL, k.cniPluginsURL, profile.istio.releaseURL, profile.tools.k9sURL].compactMap { $0 }
         let releaseFiles = Set(expected.filter { $0.contains("://") })
-        let installed = try tb.stubJournal().filter { $0.node == "ubuntu-base" }.flatMap { call -> [String] in
+        let calls = try tb.stubJournal().filter { $0.node == "ubuntu-base" }
+        let installed = calls.flatMap { call -> [String] in
             if call.tool == "apt-get", call.argv.contains("install") { return call.argv.filter { $0.contains("=") && !$0.hasPrefix("-") } }
             if call.tool == "curl" { return call.argv.filter { releaseFiles.contains($0) } }
             return []
@@ -260,7 +261,6 @@ struct KubernetesUpTests {
             : ["kubeadm=1.36.1-1.1", "https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz"]
         #expect(pinned.allSatisfy(installed.contains), "the profile's versions: \(installed)")
 
-        let calls = try tb.stubJournal().filter { $0.node == "ubuntu-base" }
         #expect(calls.contains { $0.tool == "modprobe" && $0.argv.contains("br_netfilter") }, "br_netfilter was not loaded")
         #expect(calls.contains { $0.tool == "sysctl" && $0.argv.contains("--system") })
         #expect(calls.contains { $0.tool == "apt-mark" && $0.argv.contains("hold") && $0.argv.contains(pinned[0].components(separatedBy: "=")[0]) })

@@ -41,34 +41,6 @@ struct SnapshotE2ETests {
         return text.split(separator: "\n").first { $0.hasPrefix("uuid.bios") }.map(String.init) ?? ""
     }
 
-    /// Runs `labctl ARGS` and SIGKILLs it once its output contains `marker`; fails if it ended first.
-    func killed(_ lab: TestLab, _ args: [String], when marker: String, timeout: Duration = .seconds(300)) async throws -> String {
-        let out = lab.dir.appendingPathComponent("killed-\(UUID().uuidString).out")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: LabctlBinary.path)
-        p.arguments = args + ["--lab", lab.labFile.path]
-        p.environment = ProcessInfo.processInfo.environment.merging(await lab.environment()) { $1 }
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-            if text.contains(marker) {
-                kill(p.processIdentifier, SIGKILL)
-                p.waitUntilExit()
-                return text
-            }
-            if !p.isRunning { throw TestbedError(description: "labctl \(args) ended before `\(marker)`:\n\(text)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        throw TestbedError(description: "`\(marker)` not seen within \(timeout)")
-    }
-
     @Test("restore snapshot#2 after breaking the nodes brings every node back; up then runs only what came after; a killed restore completes")
     func restore() async throws {
         let tb = try await Testbed.shared()
@@ -120,7 +92,7 @@ struct SnapshotE2ETests {
         for n in lab.nodes { #expect(lab.snapshotNames(lab.vmx(n.name)) == ["snapshot#2"]) }
 
         // Kill a restore while it reverts/starts the VMs; running it again completes.
-        let partial = try await killed(lab, ["snapshot", "restore", "snapshot#2"], when: "] starting")
+        let partial = try await lab.killed(["snapshot", "restore", "snapshot#2"]) { $0.contains("] starting") }
         #expect(partial.contains("reverting"))
         let rerun = try await lab.labctl(["snapshot", "restore", "snapshot#2"])
         #expect(rerun.succeeded, "\(rerun.stdout)\n\(rerun.stderr)")
@@ -191,7 +163,7 @@ struct SnapshotE2ETests {
         #expect(cp?["status"] as? String == "complete" && (cp?["nodes"] as? [String])?.count == lab.nodes.count, "\(String(describing: cp))")
 
         // SIGKILL mid-rebuild (after cluster2's VMs were cloned again); the same rebuild completes.
-        _ = try await killed(lab, ["rebuild", "cluster2", "--progress", "json"] + Self.nodesOnly, when: "\"stage\":\"node.start\"")
+        _ = try await lab.killed(["rebuild", "cluster2", "--progress", "json"] + Self.nodesOnly) { $0.contains("\"stage\":\"node.start\"") }
         #expect(lab.vmDirectories().allSatisfy { d in lab.nodes.contains { $0.name == d } }, "\(lab.vmDirectories())")
         let again = try await lab.labctl(["rebuild", "cluster2", "--progress", "json"] + Self.nodesOnly)
         #expect(again.succeeded, "\(again.stdout.suffix(3000))\n\(again.stderr)")
