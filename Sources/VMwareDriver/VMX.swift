@@ -17,19 +17,28 @@ public struct VMXDocument: Sendable, Hashable {
         case verbatim(String)
     }
 
+    /// Changed only together with `originals`, index for index.
     public private(set) var lines: [Line]
+    /// Each line's bytes as read, its line break included; nil for a line labctl added or changed.
+    /// Writing copies these, so every untouched byte stays as VMware wrote it, whatever the encoding.
+    private var originals: [Data?] = []
     /// `\r\n` when the file used CRLF, so new lines match.
     public var lineEnding: String
     /// Whether the last line ended with a line break.
     public var endsWithNewline: Bool
-    /// The encoding the file declared (`.encoding`), used to read and write it.
-    public private(set) var encoding: String.Encoding
+    /// The character set the file declared (`.encoding`), used to read and write it.
+    public private(set) var encoding: VMXEncoding
 
     public init() {
         lines = []
         lineEnding = "\n"
         endsWithNewline = true
-        encoding = .utf8
+        encoding = VMXEncoding(name: "UTF-8", encoding: .utf8)
+    }
+
+    private mutating func append(_ line: Line, original: Data?) {
+        originals.append(original)
+        lines.append(line)
     }
 
     // MARK: Parsing
@@ -56,28 +65,31 @@ public struct VMXDocument: Sendable, Hashable {
             throw LabError(.invalidInput, "not a VMware configuration file: it contains binary data", location: "\(source):1",
                            hint: "point labctl at the VM's .vmx text file, not a disk or memory file")
         }
-        // The `.encoding` key sits on the first line, or the second after a shebang (GNS3 parse_vmware_file).
-        let encoding = declaredEncoding(in: data)
-        guard let text = String(data: data, encoding: encoding) ?? String(data: data, encoding: .isoLatin1) else {
-            throw LabError(.invalidInput, "cannot decode the file as \(encoding)", location: source)
-        }
+        let encoding = try VMXEncoding.declared(in: data, source: source)
         var doc = VMXDocument()
         doc.encoding = encoding
-        // Split on scalars: Swift treats "\r\n" as one Character, so String-level "\n" tests miss it.
-        let scalars = text.unicodeScalars
-        doc.lineEnding = scalars.contains("\r") ? "\r\n" : "\n"
-        doc.endsWithNewline = scalars.isEmpty || scalars.last == "\n"
-        var rawLines = scalars.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            var l = String.UnicodeScalarView(line)
-            if l.last == "\r" { l.removeLast() }
-            return String(l)
+        // Split the bytes on LF: no supported encoding uses 0x0A or 0x0D inside a multi-byte
+        // character (their trail bytes start at 0x40), so this is where VMware broke the lines.
+        var chunks = data.split(separator: 0x0A, omittingEmptySubsequences: false).map { Data($0) }
+        doc.endsWithNewline = data.isEmpty || data.last == 0x0A
+        if doc.endsWithNewline { chunks.removeLast() }
+        doc.lineEnding = chunks.contains { $0.last == 0x0D } ? "\r\n" : "\n"
+        var rawLines: [(text: String, bytes: Data)] = []
+        for (index, chunk) in chunks.enumerated() {
+            let content = chunk.last == 0x0D ? chunk.dropLast() : chunk[...]
+            guard let text = encoding.decode(Data(content)) else {
+                throw LabError(.invalidInput, "the line is not valid \(encoding.name), the character set the file declares",
+                               location: "\(source):\(index + 1)",
+                               hint: "labctl changed nothing; open and save the VM in VMware, or fix the .encoding line to the host's character set")
+            }
+            let isLast = index == chunks.count - 1
+            rawLines.append((text, isLast && !doc.endsWithNewline ? chunk : chunk + [0x0A]))
         }
-        if doc.endsWithNewline, !rawLines.isEmpty { rawLines.removeLast() }
-        for (index, raw) in rawLines.enumerated() {
+        for (index, (raw, bytes)) in rawLines.enumerated() {
             let lineNo = index + 1
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") {
-                doc.lines.append(.verbatim(raw))
+                doc.append(.verbatim(raw), original: bytes)
                 continue
             }
             guard let eq = raw.firstIndex(of: "=") else {
@@ -103,7 +115,7 @@ public struct VMXDocument: Sendable, Hashable {
                 // Unquoted numbers occur in real files (GOVMX a.vmx `rtc.diffFromUTC = 0`, Packer's `virtualSSD = 1`).
                 value = unescape(rest)
             }
-            doc.lines.append(.entry(key: key, value: value, raw: raw))
+            doc.append(.entry(key: key, value: value, raw: raw), original: bytes)
         }
         return doc
     }
@@ -112,22 +124,6 @@ public struct VMXDocument: Sendable, Hashable {
         !key.isEmpty && key.unicodeScalars.allSatisfy {
             ($0.isASCII && (CharacterSet.alphanumerics.contains($0) || ".:_-[]".unicodeScalars.contains($0)))
         }
-    }
-
-    private static func declaredEncoding(in data: Data) -> String.Encoding {
-        let head = String(decoding: data.prefix(512), as: UTF8.self)
-        for line in head.split(whereSeparator: \.isNewline).prefix(2) {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            guard t.lowercased().hasPrefix(".encoding") , let eq = t.firstIndex(of: "=") else { continue }
-            let name = t[t.index(after: eq)...].trimmingCharacters(in: CharacterSet(charactersIn: " \t\"")).lowercased()
-            switch name {
-            case "utf-8", "utf8": return .utf8
-            case "windows-1252", "cp1252": return .windowsCP1252
-            case "iso-8859-1", "latin1": return .isoLatin1
-            default: return .utf8
-            }
-        }
-        return .utf8
     }
 
     // MARK: Escapes (vmware.md §2.1: `|XX` hex, libvirt virVMXEscapeHexPipe)
@@ -204,17 +200,26 @@ public struct VMXDocument: Sendable, Hashable {
         let positions = lines.indices.filter { if case .entry(let e, _, _) = lines[$0] { return e.lowercased() == k } else { return false } }
         if let first = positions.first, case .entry(let existingKey, let old, _) = lines[first] {
             if positions.count == 1, old == value { return }
+            originals[first] = nil
             lines[first] = .entry(key: existingKey, value: value, raw: "\(existingKey) = \"\(Self.escape(value))\"")
-            for p in positions.dropFirst().reversed() { lines.remove(at: p) }
+            for p in positions.dropFirst().reversed() {
+                originals.remove(at: p)
+                lines.remove(at: p)
+            }
         } else {
-            lines.append(.entry(key: key, value: value, raw: "\(key) = \"\(Self.escape(value))\""))
+            append(.entry(key: key, value: value, raw: "\(key) = \"\(Self.escape(value))\""), original: nil)
         }
     }
 
     /// Removes every occurrence of `key`.
     public mutating func remove(_ key: String) {
         let k = key.lowercased()
-        lines.removeAll { if case .entry(let e, _, _) = $0 { return e.lowercased() == k } else { return false } }
+        for p in lines.indices.reversed() {
+            if case .entry(let e, _, _) = lines[p], e.lowercased() == k {
+                originals.remove(at: p)
+                lines.remove(at: p)
+            }
+        }
     }
 
     // MARK: Writing
@@ -230,7 +235,31 @@ public struct VMXDocument: Sendable, Hashable {
         return s
     }
 
-    public var data: Data { text.data(using: encoding) ?? Data(text.utf8) }
+    /// The file's bytes: untouched lines exactly as read, changed and new lines in the declared
+    /// character set. Throws, before anything is written, when a new value cannot be written in it.
+    public func encoded(source: String) throws -> Data {
+        var out = Data()
+        let newline = Data(lineEnding.utf8)
+        for (index, line) in lines.enumerated() {
+            // A file that had no final newline gets one before a line labctl adds after it.
+            if !out.isEmpty, out.last != 0x0A { out += newline }
+            if let original = originals[index] {
+                out += original
+                continue
+            }
+            let raw: String
+            switch line {
+            case .entry(_, _, let r), .verbatim(let r): raw = r
+            }
+            guard let bytes = encoding.encode(raw) else {
+                throw LabError(.invalidInput, "\"\(raw.prefix(60))\" cannot be written in \(encoding.name), the file's character set",
+                               location: source, hint: "labctl changed nothing; use characters that \(encoding.name) has, or convert the VM's file to UTF-8")
+            }
+            out += bytes
+            if index < lines.count - 1 || endsWithNewline { out += newline }
+        }
+        return out
+    }
 
     /// Writes atomically: a temporary file in the same folder, fsync, then rename, keeping the file's mode.
     public func write(to path: String) throws {
@@ -239,8 +268,10 @@ public struct VMXDocument: Sendable, Hashable {
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).labctl-\(UUID().uuidString.prefix(8))")
         let fm = FileManager.default
         let mode = (try? fm.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        // Encoded first: a value the file's character set cannot hold fails before any file exists.
+        let bytes = try encoded(source: path)
         do {
-            guard fm.createFile(atPath: tmp.path, contents: data, attributes: mode.map { [.posixPermissions: $0] }) else {
+            guard fm.createFile(atPath: tmp.path, contents: bytes, attributes: mode.map { [.posixPermissions: $0] }) else {
                 throw LabError(.commandFailed, "cannot write a temporary file next to the VM configuration", location: tmp.path)
             }
             let fd = open(tmp.path, O_RDONLY)

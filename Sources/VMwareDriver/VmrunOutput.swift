@@ -107,6 +107,11 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
         case guestCredentials
         /// `A file was not found` (VMLAB; VIX 4).
         case fileNotFound
+        /// `The operation is not supported [for the specified parameters]` (VIX_E_NOT_SUPPORTED 6): vmrun
+        /// run with a product it does not have, e.g. `-T player` snapshot (GOAD#108), `-T player` on Fusion
+        /// (vagrant-vmware-desktop#78), or Workstation unreachable (gns3-server#1008); and the
+        /// `VIX_SERVICEPROVIDER_VMWARE_WORKSTATION` host-type errors (gns3-server `__init__.py#execute`).
+        case notSupported
         /// `Unknown error` or any message not in the catalogue (PKR runAndLog: see vmware.log).
         case unknown
     }
@@ -146,20 +151,22 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
         if m.contains("operation was canceled") || m.contains("operation was cancelled") { return .operationCancelled }
         if m.contains("invalid user name or password") { return .guestCredentials }
         if m.contains("a file was not found") { return .fileNotFound }
+        if m.contains("operation is not supported") || m.contains("vix_serviceprovider") { return .notSupported }
         return .unknown
     }
 
-    /// Errors worth another try for an idempotent command: VMware may still be releasing
-    /// file handles (Packer sleeps after shutdown for that reason), or failed for a reason it
-    /// did not name. Vagrant retries every failure except `operation was canceled` (VVD vmexec);
-    /// we also stop on errors a retry cannot fix, and on "Tools not running", which is a state
-    /// the caller polls for (with its own deadline), not a flake.
-    public var isTransient: Bool {
-        switch kind {
-        case .unknown, .fileInUse: return true
-        default: return false
-        }
-    }
+    /// Errors worth another try for an idempotent command: only those a retry can fix.
+    ///
+    /// `The file is already in use` (VIX_E_FILE_ALREADY_LOCKED) clears when VMware releases the VM's
+    /// file handles, which it does a few seconds after a power-off or a closed UI tab (Packer waits for
+    /// the `.lck` files and sleeps after shutdown for that reason). Everything else is a state or a
+    /// configuration that a second identical call meets again: a missing VM, a bad snapshot name, a
+    /// product vmrun does not have, "Tools not running" (a state the caller polls with its own
+    /// deadline), a cancelled operation (a dialog or error in vmware.log, VVD `vmexec` stops there
+    /// too), and any message labctl does not know, including `Unknown error`: retrying those only
+    /// triples the wait before the user sees the message. Vagrant retries every failure (VVD
+    /// `base.rb#vmexec`); labctl does not. The table is in docs/vmware-driver.md.
+    public var isTransient: Bool { kind == .fileInUse }
 
     public var vmwareLog: String? {
         vmx.map { (($0 as NSString).deletingLastPathComponent as NSString).appendingPathComponent("vmware.log") }
@@ -202,13 +209,17 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
             return LabError(.security, "the guest rejected the user name or password", location: command, cause: message)
         case .fileNotFound:
             return LabError(.notFound, "a file was not found", location: command, cause: message)
-        case .unknown:
+        case .notSupported:
             // GNS3 retries with -T player when -T ws fails with this provider name (gns3-server __init__.py#execute).
             if message.contains("VIX_SERVICEPROVIDER_VMWARE_WORKSTATION") {
-                return LabError(.commandFailed, "vmrun cannot use VMware Workstation Pro here", location: command,
+                return LabError(.unsupported, "vmrun cannot use VMware Workstation Pro here", location: command,
                                 hint: "this host may run Workstation Player or a standard licence: set vmware.product to \"player\" in lab.json (no linked clones or snapshots)",
                                 cause: message)
             }
+            return LabError(.unsupported, "vmrun does not support this operation with vmware.product set to its current value", location: command,
+                            hint: "check vmware.product in lab.json: \"ws\" for Workstation Pro, \"fusion\" for Fusion, \"player\" for Workstation Player (which has no snapshots or linked clones); labctl did not retry",
+                            cause: message)
+        case .unknown:
             return LabError(.commandFailed, "vmrun failed", location: command,
                             hint: "see \(vmwareLog ?? "the VM's vmware.log") for the reason", cause: message)
         }
@@ -218,6 +229,12 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
 /// Reads the cause of a cancelled operation from vmware.log, as Vagrant does
 /// (VVD `base.rb#raise_canceled_error!`): the lines after the last `Msg_Post: Error`
 /// up to the `-----` separator, without their timestamp prefix.
+///
+/// Two line formats exist. Up to Workstation 16.1 / Fusion 12.1:
+/// `2015-08-31T17:57:29.547Z| vmx| I125: [msg.x] text` (vmware/vic#6825 quotes such lines).
+/// From Workstation 16.2 / Fusion 12.2: `2022-01-19T11:00:49.994Z In(05) vmx [msg.x] text`,
+/// a two-letter level with its number in brackets instead of `| I125:` (a Fusion 12.2 user's
+/// vmware.log line, see Tests/VMwareDriverTests/Fixtures/driver/SOURCES.md).
 public enum VMwareLog {
     public static func messagePostErrors(logPath: String, maxLines: Int = 10) -> [String] {
         guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
@@ -225,11 +242,10 @@ public enum VMwareLog {
     }
 
     public static func messagePostErrors(text: String, maxLines: Int = 10) -> [String] {
-        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n")
-        guard let start = lines.lastIndex(where: { $0.contains("Msg_Post: Error") }) else { return [] }
+        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n").map(stripPrefix)
+        guard let start = lines.lastIndex(where: { $0.hasPrefix("Msg_Post: Error") }) else { return [] }
         var out: [String] = []
-        for line in lines[(start + 1)...] {
-            let message = stripPrefix(line)
+        for message in lines[(start + 1)...] {
             if message.hasPrefix("---") { break }
             if !message.isEmpty { out.append(message) }
             if out.count >= maxLines { break }
@@ -237,16 +253,27 @@ public enum VMwareLog {
         return out
     }
 
-    /// `2015-08-31T17:57:29.547Z| vmx| I125: [msg.x] text` -> `[msg.x] text`.
+    /// The message part of a log line in either format; a line in neither format is returned trimmed.
     static func stripPrefix(_ line: String) -> String {
-        var rest = Substring(line)
-        if let bar = rest.lastIndex(of: "|") { rest = rest[rest.index(after: bar)...] }
-        let t = rest.trimmingCharacters(in: .whitespaces)
-        // Drop the `I125:` / `W115:` level tag.
-        if let colon = t.firstIndex(of: ":"), t[..<colon].count <= 5,
-           t[..<colon].allSatisfy({ $0.isLetter || $0.isNumber }) {
-            return t[t.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        let t = line.trimmingCharacters(in: .whitespaces)
+        // Both formats start with an ISO 8601 time stamp: `2024-01-01T10:00:00.000Z` or `...+02:00`.
+        guard let space = t.firstIndex(where: { $0 == " " || $0 == "|" }),
+              t[..<space].count >= 19, t[..<space].contains("T"), t.first?.isNumber == true else { return t }
+        var rest = t[space...]
+        if rest.hasPrefix("|") {
+            // Old: `| <thread>| <level>: <message>`.
+            rest = rest.dropFirst()
+            guard let bar = rest.firstIndex(of: "|") else { return t }
+            rest = rest[rest.index(after: bar)...].drop { $0 == " " }
+            if let colon = rest.firstIndex(of: ":"), rest[..<colon].count <= 5,
+               rest[..<colon].allSatisfy({ $0.isLetter || $0.isNumber }) {
+                rest = rest[rest.index(after: colon)...]
+            }
+            return rest.trimmingCharacters(in: .whitespaces)
         }
-        return t
+        // New: ` <Lv>(<nn>) <thread> <message>`.
+        let words = rest.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        guard words.count >= 2, let level = words.first, level.hasSuffix(")"), level.contains("(") else { return t }
+        return words.count == 3 ? String(words[2]).trimmingCharacters(in: .whitespaces) : ""
     }
 }

@@ -73,7 +73,8 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
         let plan = try examplePlan()
         let merged = f.merging(plan)
         let text = try merged.render()
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // The file's CRLF line breaks are kept, on its own lines and on the ones labctl adds.
+        let lines = text.components(separatedBy: "\r\n")
         #expect(lines == [
             "VERSION=1,0",
             "# host-only network",

@@ -28,7 +28,7 @@ struct LocksTests {
         let e2 = #expect(throws: LabError.self) {
             try VMwareLocks.requireUnlocked(vmx: tmp.file("a.vmx"), action: "edit", isAlive: { _ in false })
         }
-        #expect(e2?.message.contains("stale") == true)
+        #expect(e2?.message.contains("is not running on this host") == true)
         #expect(e2?.location == tmp.file("a.vmx.lck"))
         // Reported, never deleted.
         #expect(FileManager.default.fileExists(atPath: tmp.file("a.vmx.lck/M1.lck")))

@@ -10,7 +10,7 @@ struct VMXTests {
             let path = try fixture(name)
             let original = try Data(contentsOf: URL(fileURLWithPath: path))
             let doc = try VMXDocument.load(path: path)
-            #expect(doc.data == original, "\(name) changed on a round trip")
+            #expect(try doc.encoded(source: path) == original, "\(name) changed on a round trip")
         }
     }
 

@@ -49,6 +49,8 @@ struct VmrunOutputTests {
         ("The operation was canceled", .operationCancelled, .commandFailed),
         ("Invalid user name or password for the guest OS", .guestCredentials, .security),
         ("A file was not found", .fileNotFound, .notFound),
+        ("The operation is not supported", .notSupported, .unsupported),
+        ("The operation is not supported for the specified parameters", .notSupported, .unsupported),
         ("Unknown error", .unknown, .commandFailed),
         ("Something new in WS 18", .unknown, .commandFailed),
     ]
@@ -76,7 +78,16 @@ struct VmrunOutputTests {
     }
 
     @Test func workstationProviderErrorSuggestsPlayer() {
-        let e = VmrunError(kind: .unknown, message: "Error opening host: VIX_SERVICEPROVIDER_VMWARE_WORKSTATION", command: "c", exitStatus: 255).labError
+        let message = "Error opening host: VIX_SERVICEPROVIDER_VMWARE_WORKSTATION"
+        let e = VmrunError(kind: VmrunError.classify(message), message: message, command: "c", exitStatus: 255).labError
         #expect(e.hint?.contains("vmware.product") == true)
+        #expect(e.code == .unsupported)
+    }
+
+    /// Only "file in use" is retried (docs/vmware-driver.md, "Errors").
+    @Test func onlyFileInUseIsTransient() {
+        for kind in VmrunError.Kind.allCases {
+            #expect(VmrunError(kind: kind, message: "m", command: "c", exitStatus: 255).isTransient == (kind == .fileInUse), "\(kind)")
+        }
     }
 }

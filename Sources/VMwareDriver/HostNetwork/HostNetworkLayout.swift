@@ -60,8 +60,7 @@ public struct RenderedHostFile: Sendable, Hashable {
 
 public enum HostNetworkRenderer {
     /// The files the lab needs on `os` (Linux or macOS). With the current files'
-    /// text (keyed by kind), `networking` is merged and nat.conf keeps its port
-    /// forwards; dhcpd.conf keeps its `Written at` stamp when nothing else changes.
+    /// text (keyed by kind), each is edited in place: only the lab's settings change.
     public static func files(_ plan: HostNetworkPlan, os: VMwareHostOS, current: [HostNetworkLayout.FileKind: (path: String, text: String)] = [:],
                              writtenAt: Date) throws -> [RenderedHostFile] {
         guard let layout = HostNetworkLayout(os: os, vmnet: plan.vmnet) else {
@@ -76,15 +75,11 @@ public enum HostNetworkRenderer {
                 let base = try cur.map { try NetworkingFile.parse($0.text, file: $0.path) }
                 content = try (base?.merging(plan) ?? NetworkingFile.fresh(plan)).render()
             case .natConf:
-                let base = try cur.map { try NATConf.parse($0.text, file: $0.path) }
-                content = try NATConf.render(plan, os: os, keeping: base)
+                // An existing file is edited in place (HostFileEdits.swift); a missing one is rendered.
+                content = try cur.map { try NATConf.edit($0.text, plan: plan, os: os, file: $0.path) } ?? NATConf.render(plan, os: os)
             case .dhcpdConf:
-                let base = try cur.map { try DHCPDConf.parse($0.text, file: $0.path) }
-                if let stamp = base?.writtenAt, let cur, try DHCPDConf.render(plan, stamp: stamp) == cur.text {
-                    content = cur.text
-                } else {
-                    content = try DHCPDConf.render(plan, writtenAt: writtenAt)
-                }
+                content = try cur.map { try DHCPDConf.edit($0.text, plan: plan, writtenAt: writtenAt, file: $0.path) }
+                    ?? DHCPDConf.render(plan, writtenAt: writtenAt)
             }
             out.append(RenderedHostFile(kind: file.kind, path: file.path, content: content))
         }

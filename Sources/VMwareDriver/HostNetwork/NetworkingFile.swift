@@ -26,22 +26,33 @@ public struct NetworkingFile: Sendable, Hashable {
         }
     }
 
-    public var lines: [Line]
-    public init(lines: [Line]) { self.lines = lines }
+    public private(set) var lines: [Line]
+    /// Each line as read (its bytes and line break), nil for a line labctl added or changed.
+    private var originals: [RawLines.Line?]
+    /// The line break for new lines: the file's own.
+    private var newline = "\n"
 
-    /// The directives VMware's tools write (vmware.md 4.2).
-    static let commands: Set<String> = [
-        "add_nat_portfwd", "remove_nat_portfwd", "add_dhcp_mac_to_ip", "remove_dhcp_mac_to_ip",
-        "add_bridge_mapping", "remove_bridge_mapping", "add_nat_prefix", "remove_nat_prefix", "remove_answer",
-    ]
+    public init(lines: [Line]) {
+        self.lines = lines
+        originals = Array(repeating: nil, count: lines.count)
+    }
+
+    /// A directive word: VMware's are `answer`, `add_*`/`remove_*` (vmware.md 4.2), and a
+    /// later version may add others, which are kept as they are. Anything else (a merge
+    /// conflict marker, a truncated line) is not a directive.
+    static func isDirective(_ word: String) -> Bool {
+        guard let first = word.unicodeScalars.first, CharacterSet.letters.contains(first) else { return false }
+        return word.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }
+    }
 
     public static func parse(_ text: String, file: String) throws -> NetworkingFile {
         var lines: [Line] = []
-        for (i, raw) in ConfigText.lines(text).enumerated() {
+        let raw = RawLines(text)
+        for (i, rawLine) in raw.lines.enumerated() {
             let n = i + 1
-            let trimmed = raw.trimmingCharacters(in: .whitespaces)
+            let trimmed = rawLine.content.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") {
-                lines.append(.other(raw))
+                lines.append(.other(rawLine.content))
                 continue
             }
             if trimmed.hasPrefix("VERSION=") {
@@ -51,11 +62,12 @@ public struct NetworkingFile: Sendable, Hashable {
             let words = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             let head = words[0]
             if head == "answer" {
-                guard words.count >= 2, words[1].hasPrefix("VNET_") else {
-                    throw ConfigText.error("an answer line needs a VNET_<n>_<NAME> key", file: file, line: n)
+                // Any key is kept: VNET_<n>_* and global ones such as VNL_DEFAULT_BRIDGE_VNET.
+                guard words.count >= 2, isDirective(words[1]) else {
+                    throw ConfigText.error("an answer line needs a key (answer <KEY> <value>)", file: file, line: n)
                 }
                 lines.append(.answer(key: words[1], value: words.dropFirst(2).joined(separator: " ")))
-            } else if commands.contains(head) {
+            } else if isDirective(head) {
                 let args = Array(words.dropFirst())
                 if head == "add_dhcp_mac_to_ip" || head == "remove_dhcp_mac_to_ip" {
                     guard args.count == 3, Int(args[0]) != nil, MACAddress(args[1]) != nil, IPv4Address(args[2]) != nil else {
@@ -67,7 +79,10 @@ public struct NetworkingFile: Sendable, Hashable {
                 throw ConfigText.error("unknown directive \"\(head)\" in VMware's networking file", file: file, line: n)
             }
         }
-        return NetworkingFile(lines: lines)
+        var parsed = NetworkingFile(lines: lines)
+        parsed.originals = raw.lines
+        parsed.newline = raw.newline
+        return parsed
     }
 
     public func answer(_ key: String) -> String? {
@@ -112,16 +127,19 @@ public struct NetworkingFile: Sendable, Hashable {
         let keys = Set(managed.map(\.0))
         var seen: Set<String> = []
         var out: [Line] = []
-        for line in lines {
+        var kept: [RawLines.Line?] = []
+        for (line, original) in zip(lines, originals) {
             switch line {
-            case .answer(let k, _) where keys.contains(k):
+            case .answer(let k, let old) where keys.contains(k):
                 guard !seen.contains(k), let value = managed.first(where: { $0.0 == k })?.1 else { continue }
                 seen.insert(k)
                 out.append(.answer(key: k, value: value))
+                kept.append(old == value ? original : nil)
             case .command(let name, let a) where (name == "add_dhcp_mac_to_ip" || name == "remove_dhcp_mac_to_ip") && Int(a.first ?? "") == plan.vnetNumber:
                 continue
             default:
                 out.append(line)
+                kept.append(original)
             }
         }
         // Missing answers go into the vnet's block in key order, as VMware sorts them.
@@ -131,25 +149,35 @@ public struct NetworkingFile: Sendable, Hashable {
             let line = Line.answer(key: key, value: value)
             if let next = out.firstIndex(where: { answerKey($0).map { $0.hasPrefix(prefix) && $0 > key } ?? false }) {
                 out.insert(line, at: next)
+                kept.insert(nil, at: next)
             } else if let at = out.lastIndex(where: { answerKey($0)?.hasPrefix(prefix) ?? false })
                         ?? out.lastIndex(where: { answerKey($0) != nil })
                         ?? out.lastIndex(where: { if case .version = $0 { return true } else { return false } }) {
                 out.insert(line, at: at + 1)
+                kept.insert(nil, at: at + 1)
             } else {
                 out.insert(contentsOf: [.version("1,0"), line], at: 0)
+                kept.insert(contentsOf: [nil, nil], at: 0)
             }
         }
-        out.append(contentsOf: NetworkingFile.reservationLines(plan))
-        return NetworkingFile(lines: out)
+        let reservations = NetworkingFile.reservationLines(plan)
+        out.append(contentsOf: reservations)
+        kept.append(contentsOf: reservations.map { _ in nil })
+        var merged = NetworkingFile(lines: out)
+        merged.originals = kept
+        merged.newline = newline
+        return merged
     }
 
-    static let template = """
-        {{#lines}}
-        {{text}}
-        {{/lines}}
-        """
-
+    /// The file: lines labctl did not change exactly as read, the others in VMware's form.
     public func render() throws -> String {
-        try TemplateText.render(NetworkingFile.template, ["lines": lines.map { ["text": $0.text] }], name: "networking")
+        var out: [RawLines.Line] = []
+        for (line, original) in zip(lines, originals) {
+            // A kept last line without a break gets one when a line follows it.
+            if let last = out.indices.last, out[last].ending.isEmpty { out[last].ending = newline }
+            out.append(original ?? RawLines.Line(content: line.text, ending: newline))
+        }
+        return out.map { $0.content + $0.ending }.joined()
     }
+
 }
