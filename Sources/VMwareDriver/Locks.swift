@@ -81,6 +81,7 @@ public enum VMwareLocks {
         }
         return ownerPIDs(in: text).map { VMwareLock.Owner(machineID: "", pid: $0) }
     }
+
     /// PIDs matching VVD's `\s(\d+)-`.
     public static func ownerPIDs(in text: String) -> [Int32] {
         var out: [Int32] = []

@@ -57,10 +57,7 @@ public struct VMXEncoding: Sendable, Hashable {
 
     static let supportedNames = "UTF-8, windows-1250 to windows-1258, ISO-8859-1, Shift_JIS, GBK, windows-949-2000, Big5 and windows-874"
 
-    func decode(_ bytes: Data) -> String? {
-        if encoding == .utf8 { return String(bytes: bytes, encoding: .utf8) }
-        return String(data: bytes, encoding: encoding)
-    }
+    func decode(_ bytes: Data) -> String? { String(data: bytes, encoding: encoding) }
 
     func encode(_ text: String) -> Data? {
         text.data(using: encoding, allowLossyConversion: false)

@@ -161,3 +161,22 @@ extension LeaseLookup {
         return nil
     }
 }
+
+@Suite("net apply on files it cannot keep byte for byte")
+struct HostFileEncodingTests {
+    /// A nat.conf with a Latin-1 comment (a user's edit on another system) is refused, not rewritten.
+    @Test func nonUTF8HostFileIsRefusedBeforeAnythingIsWritten() throws {
+        let tmp = try TempDir()
+        defer { tmp.cleanup() }
+        try tmp.write("etc/vmware/networking", try RealFixtures.text("net", "packer-networking-example.networking"))
+        let nat = Data("[host]\n# passerelle du r".utf8) + Data([0xE9]) + Data("seau\nip = 172.16.41.2\nnetmask = 255.255.255.0\n".utf8)
+        try FileManager.default.createDirectory(atPath: tmp.file("etc/vmware/vmnet8/nat"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: tmp.file("etc/vmware/vmnet8/dhcpd"), withIntermediateDirectories: true)
+        try nat.write(to: URL(fileURLWithPath: tmp.file("etc/vmware/vmnet8/nat/nat.conf")))
+        let applier = try HostNetworkApplier(os: .linux, vmnet: "vmnet8", root: tmp.path, runner: HostProcessRunner(), isPrivileged: true)
+        let e = #expect(throws: LabError.self) { _ = try applier.plan(try examplePlan(subnet: "172.16.41.0/24")) }
+        #expect(e?.location == applier.full("/etc/vmware/vmnet8/nat/nat.conf"))
+        #expect(e?.message.contains("not UTF-8") == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: tmp.file("etc/vmware/vmnet8/nat/nat.conf"))) == nat)
+    }
+}

@@ -102,7 +102,12 @@ public struct HostNetworkApplier: Sendable {
                 throw LabError(.notFound, "cannot read VMware's \(file.kind.rawValue)", location: path, hint: "check the file's permissions", cause: "\(error)")
             }
             let mode = (try? fm.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
-            current[file.kind] = (path, String(decoding: data, as: UTF8.self))
+            // Edits keep every other byte; a file that is not UTF-8 could not be written back unchanged.
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw LabError(.invalidInput, "VMware's \(file.kind.rawValue) is not UTF-8 text, so labctl cannot edit it without changing other lines",
+                               location: path, hint: "labctl changed nothing; convert the file to UTF-8 (or restore VMware's copy with its network editor) and run labctl net apply again")
+            }
+            current[file.kind] = (path, text)
             old[file.kind] = (data, mode)
         }
         let rendered = try HostNetworkRenderer.files(plan, os: os, current: current, writtenAt: now)
