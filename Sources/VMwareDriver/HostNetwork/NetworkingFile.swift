@@ -179,5 +179,4 @@ public struct NetworkingFile: Sendable, Hashable {
         }
         return out.map { $0.content + $0.ending }.joined()
     }
-
 }
