@@ -51,7 +51,7 @@ public struct VMwareHypervisor: Hypervisor {
 
     public func runningVMs() async throws -> [VMReference] {
         let out = try await vm("list", nil, idempotent: true)
-        // On WSL2 `list` prints Windows paths (C:\\...); labctl works with their /mnt/c/... form.
+        // On WSL2 `list` prints Windows paths (C:\...); labctl works with their /mnt/c/... form.
         return try out.runningVMs(command: vmrun.argv("list", []).map(shellQuote).joined(separator: " "))
             .map { VMReference(path: try vmrun.platform.localPath($0)) }
     }
