@@ -176,7 +176,7 @@ public struct VMwareDoctor: Sendable {
             }
             guard let dhcpText = try? String(contentsOfFile: fileRoot + files.dhcpdConf, encoding: .utf8) else {
                 return DoctorFinding(.warn, "cannot read \(files.dhcpdConf); labctl cannot confirm the DHCP range and reservations",
-                                     hint: "is VMware installed? Otherwise " + fix)
+                                     hint: "install VMware (it writes this file when its networking starts), then " + fix)
             }
             var problems: [String] = []
             do {
