@@ -114,3 +114,17 @@ import LabKit
         #expect(s.calls().count == before)
     }
 }
+
+/// The Windows `vmnetdhcp.conf` that labctl reads from WSL2 through /mnt/c.
+@Suite struct WindowsNetworkFileTests {
+    @Test func realWindowsDhcpConfTailParses() throws {
+        let path = try fixture("vmnetdhcp-windows-tail.conf", in: "net")
+        let conf = try DHCPDConf.parse(try fixtureText("vmnetdhcp-windows-tail.conf", in: "net"), file: path)
+        let okd = try #require(conf.hosts.first { $0.name == "okd-sno-master" })
+        #expect(okd.mac == MACAddress("00:50:56:27:c8:0b"))
+        #expect(okd.address == IPv4Address("192.168.241.10"))
+        #expect(conf.hosts.first { $0.name == "VMnet8" }?.address == IPv4Address("192.168.241.1"))
+        // A fragment without the subnet section: the doctor reports it instead of guessing.
+        #expect(conf.subnet == nil)
+    }
+}
