@@ -238,7 +238,7 @@ public struct LeaseFile: Sendable, Equatable {
         return file
     }
 
-    /// Where VMware keeps its NAT DHCP leases on this host (vmware.md §4.5).
+    /// Where VMware keeps its NAT DHCP leases on this host (docs/hosts.md).
     public static func defaultPaths(vmnet: String = "vmnet8", platform: HostPlatform = .current) -> [String] {
         platform.leaseFiles(vmnet: vmnet)
     }

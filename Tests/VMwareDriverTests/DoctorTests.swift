@@ -23,7 +23,7 @@ import LabKit
             lab.vmware.vmFolder = s.dir.file("vms")
             lab.base.vmx = try s.makeVM("base", vmsd: try fixtureText("base.vmsd"))
             addresses = [lab.network.hostAddress]
-            // vmrun with no arguments: version line, usage, exit 255 (vmware.md §1.1; Tests/Testbed/vmrun does the same).
+            // vmrun with no arguments: version line, usage, exit 255 (GNS3 check_vmrun_version; Tests/Testbed/vmrun does the same).
             try s.set("bare.out", "vmrun version 1.17.0 build-14665864\r\n\r\nUsage: vmrun [AUTHENTICATION-FLAGS] COMMAND [PARAMETERS]\r\n")
         }
 

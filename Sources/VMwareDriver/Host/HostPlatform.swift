@@ -110,7 +110,7 @@ public struct HostPlatform: Sendable, Hashable {
         }
     }
 
-    /// The NAT network's DHCP lease files, as paths labctl can read (vmware.md §4.5).
+    /// The NAT network's DHCP lease files, as paths labctl can read (Packer driver_workstation_unix.go, driver_fusion.go; docs/hosts.md).
     public func leaseFiles(vmnet: String = "vmnet8") -> [String] {
         switch kind {
         case .linux:
@@ -118,7 +118,7 @@ public struct HostPlatform: Sendable, Hashable {
             return ["/etc/vmware/\(vmnet)/dhcpd/dhcpd.leases", "/etc/vmware/\(vmnet)/dhcpd/dhcp.leases",
                     "/var/lib/vmware/\(vmnet).leases", "/etc/vmware/\(vmnet).leases"]
         case .macos:
-            // Fusion before 12 runs VMware's dhcpd; Fusion 12 on Big Sur uses Apple's bootpd (vmware.md §4.5).
+            // Fusion before 12 runs VMware's dhcpd; Fusion 12 on Big Sur uses Apple's bootpd (Packer driver_fusion.go; docs/vmware-driver.md).
             return ["/var/db/vmware/\(vmnet).leases", "/var/db/dhcpd_leases"]
         case .wsl2:
             // Windows keeps one ISC lease file for VMnet8 (Packer driver_workstation_windows.go, workstationDhcpLeasesPath).

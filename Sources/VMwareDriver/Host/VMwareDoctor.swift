@@ -58,7 +58,7 @@ public struct VMwareDoctor: Sendable {
     // MARK: vmrun
 
     /// vmrun without arguments prints its usage with `vmrun version X.Y.Z build-N` and exits 255
-    /// (vmware.md §1.1; GNS3 `vmware/__init__.py` check_vmrun_version parses the same line).
+    /// (GNS3 `gns3server/compute/vmware/__init__.py` check_vmrun_version parses the same line).
     func vmrunCheck() -> DoctorCheck {
         DoctorCheck(id: "vmrun", title: "vmrun", deadline: .seconds(30)) { [lab, platform, environment, runner] in
             let path: String
@@ -188,7 +188,7 @@ public struct VMwareDoctor: Sendable {
             if let natText = try? String(contentsOfFile: fileRoot + files.natConf, encoding: .utf8),
                let nat = try? NATConf.parse(natText, file: files.natConf),
                let ip = nat.value("host", "ip") {
-                // Some versions write `ip = x.x.x.2/24` (vmware.md §4.2).
+                // Some versions write `ip = x.x.x.2/24` (docs/hosts.md).
                 let gateway = ip.split(separator: "/").first.map(String.init) ?? ip
                 if gateway != plan.gateway.description { problems.append("\(files.natConf) has NAT gateway \(gateway), the lab wants \(plan.gateway)") }
             }
