@@ -23,7 +23,7 @@ public struct Labctl: AsyncParsableCommand {
             """,
         version: Labctl.version,
         groupedSubcommands: [
-            CommandGroup(name: "Lab", subcommands: [Up.self, BaseCommand.self, Plan.self, Status.self, Logs.self, KubeconfigCommand.self, Validate.self, Schema.self, Destroy.self, Rebuild.self]),
+            CommandGroup(name: "Lab", subcommands: [Up.self, DoctorCommand.self, BaseCommand.self, Plan.self, Status.self, Logs.self, KubeconfigCommand.self, Validate.self, Schema.self, Destroy.self, Rebuild.self]),
             CommandGroup(name: "Snapshots", subcommands: [Snapshot.self]),
             CommandGroup(name: "Network", subcommands: [NetCommand.self]),
             CommandGroup(name: "Mesh", subcommands: [Verify.self, CA.self]),

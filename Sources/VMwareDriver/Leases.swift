@@ -238,13 +238,8 @@ public struct LeaseFile: Sendable, Equatable {
         return file
     }
 
-    /// Where VMware keeps its NAT DHCP leases (vmware.md §4.5; the Linux name has varied, so Packer probes several).
-    public static func defaultPaths(vmnet: String = "vmnet8") -> [String] {
-        #if os(macOS)
-        return ["/var/db/vmware/\(vmnet).leases", "/var/db/dhcpd_leases"]
-        #else
-        return ["/etc/vmware/\(vmnet)/dhcpd/dhcpd.leases", "/etc/vmware/\(vmnet)/dhcpd/dhcp.leases",
-                "/var/lib/vmware/\(vmnet).leases", "/etc/vmware/\(vmnet).leases"]
-        #endif
+    /// Where VMware keeps its NAT DHCP leases on this host (docs/hosts.md).
+    public static func defaultPaths(vmnet: String = "vmnet8", platform: HostPlatform = .current) -> [String] {
+        platform.leaseFiles(vmnet: vmnet)
     }
 }

@@ -51,12 +51,14 @@ public struct VMwareHypervisor: Hypervisor {
 
     public func runningVMs() async throws -> [VMReference] {
         let out = try await vm("list", nil, idempotent: true)
-        return try out.runningVMs(command: vmrun.argv("list", []).map(shellQuote).joined(separator: " ")).map(VMReference.init(path:))
+        // On WSL2 `list` prints Windows paths (C:\...); labctl works with their /mnt/c/... form.
+        return try out.runningVMs(command: vmrun.argv("list", []).map(shellQuote).joined(separator: " "))
+            .map { VMReference(path: try vmrun.platform.localPath($0)) }
     }
 
     private func isRunning(_ ref: VMReference) async throws -> Bool {
-        let target = Vmrun.lockKey(Vmrun.absolute(ref.path))
-        return try await runningVMs().contains { Vmrun.lockKey(Self.normalise($0.path)) == target }
+        let target = vmrun.lockKey(Vmrun.absolute(ref.path))
+        return try await runningVMs().contains { vmrun.lockKey(Self.normalise($0.path)) == target }
     }
 
     /// `list` prints Windows paths with backslashes; compare with forward slashes (VVD read_state).
@@ -99,10 +101,10 @@ public struct VMwareHypervisor: Hypervisor {
             throw LabError(.conflict, "cannot clone: the destination VM exists already", location: dst,
                            hint: "delete it first (labctl node delete) or choose another VM folder")
         }
-        try await vmrun.operationLocks.withLock(Vmrun.lockKey(src)) {
+        try await vmrun.operationLocks.withLock(vmrun.lockKey(src)) {
             // Full clones need the source off; linked clones need it not running and not suspended (GOVIX Clone).
             try await requireIdle(source, action: "clone \(src)")
-            var args = [dst, kind.rawValue]
+            var args = [try vmrun.platform.vmrunPath(dst), kind.rawValue]
             if let snapshot {
                 // vmrun addresses the snapshot by name: make sure the name means one snapshot (vmware.md §1.4, §3.2).
                 let tree = try VMSD.load(forVMX: src).tree
@@ -186,7 +188,7 @@ public struct VMwareHypervisor: Hypervisor {
         try requireNotPlayer("a snapshot")
         let path = Vmrun.absolute(ref.path)
         try validateSnapshotName(name, vm: path)
-        return try await vmrun.operationLocks.withLock(Vmrun.lockKey(path)) {
+        return try await vmrun.operationLocks.withLock(vmrun.lockKey(path)) {
             let before = try VMSD.load(forVMX: path).tree
             // vmrun accepts duplicate names and no source shows it refusing one (vmware.md §1.4 "Not verified"),
             // so labctl keeps names unique itself.
@@ -216,7 +218,7 @@ public struct VMwareHypervisor: Hypervisor {
     public func revert(_ ref: VMReference, to selector: SnapshotSelector) async throws {
         try requireNotPlayer("reverting to a snapshot")
         let path = Vmrun.absolute(ref.path)
-        try await vmrun.operationLocks.withLock(Vmrun.lockKey(path)) {
+        try await vmrun.operationLocks.withLock(vmrun.lockKey(path)) {
             let tree = try VMSD.load(forVMX: path).tree
             let target = try tree.resolve(selector, vm: path)
             try await vm("revertToSnapshot", path, [try tree.vmrunName(for: target, vm: path)], idempotent: false)
@@ -226,7 +228,7 @@ public struct VMwareHypervisor: Hypervisor {
     public func deleteSnapshot(_ ref: VMReference, _ selector: SnapshotSelector) async throws {
         try requireNotPlayer("deleting a snapshot")
         let path = Vmrun.absolute(ref.path)
-        try await vmrun.operationLocks.withLock(Vmrun.lockKey(path)) {
+        try await vmrun.operationLocks.withLock(vmrun.lockKey(path)) {
             let tree = try VMSD.load(forVMX: path).tree
             let target = try tree.resolve(selector, vm: path)
             // Deleting a snapshot that linked clones use breaks them (Fusion docs, GOVIX; vmware.md §3.2).
@@ -339,7 +341,7 @@ public struct VMwareHypervisor: Hypervisor {
         for (key, _) in settings where !VMXDocument.isValidKey(key) {
             throw LabError(.invalidInput, "invalid VMX key \"\(key)\"", location: path, hint: "keys are made of letters, digits and . : _ -")
         }
-        try await vmrun.vmLocks.withLock(Vmrun.lockKey(path)) {
+        try await vmrun.vmLocks.withLock(vmrun.lockKey(path)) {
             // VMware rewrites the VMX on power-off and on UI actions: edit only a closed, powered-off VM (vmware.md §2.1).
             if newClone {
                 guard FileManager.default.fileExists(atPath: path) else {
@@ -361,7 +363,7 @@ public struct VMwareHypervisor: Hypervisor {
         guard FileManager.default.fileExists(atPath: path) else { return }
         // A linked clone's delete touches its parent's bookkeeping: serialise on the parent (vmware.md §1.5).
         let parent = (try? VMSD.load(forVMX: path))?.cloneOf.first.map(Vmrun.absolute)
-        try await vmrun.operationLocks.withLock(Vmrun.lockKey(parent ?? path)) {
+        try await vmrun.operationLocks.withLock(vmrun.lockKey(parent ?? path)) {
             try await requireIdle(ref, action: "delete \(path)", allowSuspended: true)
             try await vm("deleteVM", path, idempotent: false)
             // deleteVM leaves the folder when it holds files VMware did not create (logs); remove it if it

@@ -4,19 +4,7 @@ import LabKit
 /// Finds vmrun: the lab file's `vmware.vmrun`, then `LABCTL_VMRUN`, then the host OS's
 /// default location, then `PATH` (vmware.md §5).
 public enum VmrunLocator {
-    public static func defaultPaths(product: VMwareProduct) -> [String] {
-        #if os(macOS)
-        // Fusion: VVD/PKR/GNS3 use Contents/Library; newer Fusion also has the Contents/Public symlink (GLF).
-        return ["/Applications/VMware Fusion.app/Contents/Library/vmrun", "/Applications/VMware Fusion.app/Contents/Public/vmrun"]
-        #elseif os(Windows)
-        return [#"C:\Program Files (x86)\VMware\VMware Workstation\vmrun.exe"#, #"C:\Program Files\VMware\VMware Workstation\vmrun.exe"#]
-        #else
-        // Workstation on Linux: VVD hard-codes /usr/bin/vmrun.
-        return ["/usr/bin/vmrun"]
-        #endif
-    }
-
-    public static func locate(override: String?, product: VMwareProduct,
+    public static func locate(override: String?, product: VMwareProduct, platform: HostPlatform = .current,
                               environment: [String: String] = ProcessInfo.processInfo.environment,
                               isExecutable: (String) -> Bool = { FileManager.default.isExecutableFile(atPath: $0) }) throws -> String {
         if let override, !override.isEmpty {
@@ -33,11 +21,14 @@ public enum VmrunLocator {
             }
             return env
         }
-        var tried = defaultPaths(product: product)
+        var tried = platform.vmrunPaths
         if let found = tried.first(where: isExecutable) { return found }
+        let names = platform.kind == .wsl2 ? ["vmrun.exe", "vmrun"] : ["vmrun"]
         for dir in (environment["PATH"] ?? "").split(separator: ":") {
-            let candidate = (String(dir) as NSString).appendingPathComponent("vmrun")
-            if isExecutable(candidate) { return candidate }
+            for name in names {
+                let candidate = (String(dir) as NSString).appendingPathComponent(name)
+                if isExecutable(candidate) { return candidate }
+            }
         }
         tried.append("PATH")
         throw LabError(.notFound, "cannot find vmrun", location: "looked in: " + tried.joined(separator: ", "),
@@ -103,6 +94,8 @@ public struct Vmrun: Sendable {
     public var timeouts: VMwareTimeouts
     public var retry: VmrunRetryPolicy
     public var runner: any CommandRunner
+    /// The host: which paths vmrun understands and how paths compare.
+    public var platform: HostPlatform
     /// One vmrun per VMX at a time.
     public let vmLocks: KeyedLock
     /// Serialises clone, snapshot and delete on a source (base) VM.
@@ -110,21 +103,22 @@ public struct Vmrun: Sendable {
 
     public init(path: String, product: VMwareProduct = .ws, timeouts: VMwareTimeouts = VMwareTimeouts(),
                 retry: VmrunRetryPolicy = VmrunRetryPolicy(), runner: any CommandRunner = HostProcessRunner(),
-                vmLocks: KeyedLock = KeyedLock(), operationLocks: KeyedLock = KeyedLock()) {
+                platform: HostPlatform = .current, vmLocks: KeyedLock = KeyedLock(), operationLocks: KeyedLock = KeyedLock()) {
         self.path = path
         self.product = product
         self.timeouts = timeouts
         self.retry = retry
         self.runner = runner
+        self.platform = platform
         self.vmLocks = vmLocks
         self.operationLocks = operationLocks
     }
 
     /// Builds the driver's vmrun from the lab's `vmware` section.
-    public init(spec: VMwareSpec, runner: any CommandRunner = HostProcessRunner(),
+    public init(spec: VMwareSpec, runner: any CommandRunner = HostProcessRunner(), platform: HostPlatform = .current,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let path = try VmrunLocator.locate(override: spec.vmrun, product: spec.product, environment: environment)
-        self.init(path: path, product: spec.product, timeouts: spec.timeouts, runner: runner)
+        let path = try VmrunLocator.locate(override: spec.vmrun, product: spec.product, platform: platform, environment: environment)
+        self.init(path: path, product: spec.product, timeouts: spec.timeouts, runner: runner, platform: platform)
     }
 
     /// Which deadline a call gets (vmware.md §1.5: start 300 s, soft stop 15-30 s, others 120 s).
@@ -150,7 +144,8 @@ public struct Vmrun: Sendable {
     public func run(_ command: String, vmx: String?, _ arguments: [String] = [], deadline: DeadlineClass = .standard,
                     idempotent: Bool) async throws -> VmrunOutput {
         let vmxPath = vmx.map(Self.absolute)
-        let argv = argv(command, (vmxPath.map { [$0] } ?? []) + arguments)
+        // On WSL2 vmrun.exe is given the Windows path; locks and errors keep the path labctl uses.
+        let argv = argv(command, (try vmxPath.map { [try platform.vmrunPath($0)] } ?? []) + arguments)
         let cmd = Command(argv, deadline: self.deadline(deadline))
         let tries = idempotent ? retry.tries : 1
         let body: @Sendable () async throws -> VmrunOutput = { [runner, retry] in
@@ -165,7 +160,7 @@ public struct Vmrun: Sendable {
             }
         }
         if let vmxPath {
-            return try await vmLocks.withLock(Self.lockKey(vmxPath), body)
+            return try await vmLocks.withLock(lockKey(vmxPath), body)
         }
         return try await body()
     }
@@ -195,14 +190,8 @@ public struct Vmrun: Sendable {
         return ((cwd as NSString).appendingPathComponent(expanded) as NSString).standardizingPath
     }
 
-    /// Paths compare case-insensitively on macOS's default filesystem (VVD read_state).
-    static func lockKey(_ path: String) -> String {
-        #if os(macOS) || os(Windows)
-        return path.lowercased()
-        #else
-        return path
-        #endif
-    }
+    /// The key that serialises calls on one VM file (case-insensitive where the host's filesystem is).
+    public func lockKey(_ path: String) -> String { platform.lockKey(path) }
 }
 
 extension String {

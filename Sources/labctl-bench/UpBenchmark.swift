@@ -218,10 +218,12 @@ enum UpBenchmark {
         var host = 11 + 10 * index
         var clusters: [String] = []
         for c in 1...shape.clusters {
-            var nodes = [#"{"name": "cluster\#(c)-ctrl-plane", "role": "control-plane", "address": "\#(n).\#(host)"}"#]
+            // The testbed's guests do not use memoryMiB; 1024 keeps `up`'s preflight memory check
+            // (labctl doctor) passing for 10 nodes on a small host.
+            var nodes = [#"{"name": "cluster\#(c)-ctrl-plane", "role": "control-plane", "address": "\#(n).\#(host)", "memoryMiB": 1024}"#]
             host += 1
             for w in 1...shape.workers {
-                nodes.append(String(format: #"{"name": "cluster%d-worker-node%02d", "role": "worker", "address": "%@.%d"}"#, c, w, n, host))
+                nodes.append(String(format: #"{"name": "cluster%d-worker-node%02d", "role": "worker", "address": "%@.%d", "memoryMiB": 1024}"#, c, w, n, host))
                 host += 1
             }
             let pool = 80 + (c - 1) * 20 + 1

@@ -17,6 +17,9 @@ extension Labctl {
                 (seed 8-10); then the merged kubeconfig (seed 11), whose KUBECONFIG line is printed \
                 at the end. See docs/up.md and docs/stages.md.
 
+                Before the first stage, up runs the checks of `labctl doctor` and stops when one \
+                fails, naming each problem and what to do; `--skip-doctor` starts anyway.
+
                 Safe to re-run: stages that are done (journal and a probe of the real system agree) \
                 are skipped, so after a failure or a Ctrl-C `labctl up` continues where it stopped. \
                 Nothing is destroyed on failure. A second labctl on the same lab is refused.
@@ -43,8 +46,13 @@ extension Labctl {
         @Option(name: .long, help: ArgumentHelp("Stop after this stage (optionally @SCOPE): run it and what it needs, nothing after it.", valueName: "stage"))
         var to: String?
 
+        @Flag(name: .long, help: "Do not run the preflight checks of `labctl doctor` first.")
+        var skipDoctor = false
+
         func run() async throws {
-            let env = try LabEnvironment.make(try labOptions.load())
+            let loaded = try labOptions.load()
+            if !skipDoctor, let problem = try await DoctorCommand.report(loaded).error { throw problem }
+            let env = try LabEnvironment.make(loaded)
             let stages = StageCatalog.stages(env.services)
             let topology = env.topology
             let selection = try StageSelectionParsing.selection(from: from, only: only, to: to, stages: stages, topology: topology)

@@ -7,15 +7,7 @@ public enum VMwareHostOS: String, Sendable, Hashable, CaseIterable, Codable {
     case linux, macos, windows
 
     /// The OS labctl runs on.
-    public static var current: VMwareHostOS {
-        #if os(macOS)
-        return .macos
-        #elseif os(Windows)
-        return .windows
-        #else
-        return .linux
-        #endif
-    }
+    public static var current: VMwareHostOS { HostPlatform.current.networkOS }
 
     public var displayName: String {
         switch self {
