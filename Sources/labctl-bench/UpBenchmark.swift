@@ -239,7 +239,7 @@ enum UpBenchmark {
             all.append(b)
             say(String(format: "restore run %d/%d: one node %.1f s, all %d nodes %.1f s", i, runs, a, lab.nodes.count, b))
         }
-        let rebuild = median(rebuilds), m1 = median(one), mAll = median(all)
+        let rebuild = RestoreBenchmark.median(rebuilds), m1 = RestoreBenchmark.median(one), mAll = RestoreBenchmark.median(all)
         let cluster2 = lab.nodes.filter { $0.hasPrefix("cluster2-") }.count
         let idealRebuild = model.idealUp(nodes: cluster2) / model.idealUp(nodes: lab.nodes.count)
         let g1 = rebuild / upSeconds <= 0.6, g2 = mAll / m1 <= 1.5
@@ -249,12 +249,6 @@ enum UpBenchmark {
         say(String(format: "restore of all %d nodes median %.1f s ÷ one node %.1f s = %.2f (goal ≤ 1.5): %@", lab.nodes.count, mAll, m1, mAll / m1,
                    g2 ? "PASS" : "MISS"))
         return [g1, g2]
-    }
-
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        guard !s.isEmpty else { return 0 }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     static func loadAverage() -> String {
