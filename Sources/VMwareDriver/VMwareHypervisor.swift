@@ -131,6 +131,11 @@ public struct VMwareHypervisor: Hypervisor {
     public func start(_ ref: VMReference) async throws {
         // What vmrun does for an already-running VM is unverified (vmware.md §8): do not ask it.
         if try await isRunning(ref) { return }
+        try await startNewClone(ref)
+    }
+
+    /// `vmrun clone` leaves the new VM powered off, so `start` needs no `list` first: one vmrun call per node less.
+    public func startNewClone(_ ref: VMReference) async throws {
         // `start` blocks until power-on, not boot; Vagrant retries it with a 300 s deadline (vmware.md §1.3, §1.5).
         try await vm("start", ref.path, ["nogui"], deadline: .start, idempotent: true)
     }

@@ -2,7 +2,7 @@
 //
 //   labctl-bench ssh [--commands N] [--spawn-commands N] [--upload-mib N]
 //   labctl-bench restore [--lab FILE] [--runs N]    (docs/snapshots.md)
-//   labctl-bench up [--keep DIR]       (root: labctl up on the testbed, 2/4/10 nodes, per-stage breakdown; docs/benchmarks.md)
+//   labctl-bench up [--runs N] [--keep DIR] [--latency-model FILE]   (root: labctl up on the testbed, 2/4/10 nodes; docs/benchmarks.md)
 //
 // Subcommands are dispatched by name so later benchmarks can be added next to `ssh`.
 import Foundation

@@ -101,6 +101,8 @@ actor Gate {
         openWaiters.forEach { $0.resume() }
         openWaiters = []
     }
+    /// For a waiter that must stay cancellable (a stage deadline): poll this with `Task.sleep`.
+    var opened: Bool { isOpen }
     func waitOpen() async {
         if isOpen { return }
         await withCheckedContinuation { openWaiters.append($0) }

@@ -71,6 +71,42 @@ import Testing
         #expect(waits.allSatisfy { $0.hasPrefix("base-vm held by node.clone@") })
     }
 
+    @Test("Pipelined clones: a node starts as soon as its own clone is done, while the next clone runs")
+    func nodeStartsWhileTheNextCloneRuns() async throws {
+        // Clones share base-vm (one at a time); node.start depends on its own clone only. The second
+        // clone waits until node 1's start has begun: if starts waited for every clone (no
+        // pipelining), that clone would hit its deadline and the run would fail. Order, not time.
+        let topology = LabTopology(clusters: [.init(name: "c", nodes: ["n1", "n2", "n3"])])
+        let r = Recorder()
+        let firstStart = Gate()
+        let clone = Stage(id: "node.clone", scope: .node, resources: ["base-vm"], deadline: .seconds(20),
+                          probe: { _ in .notDone },
+                          action: { ctx in
+                              await r.begin(ctx.instance, resources: ["base-vm"])
+                              if ctx.scope.name == "n2" {
+                                  while !(await firstStart.opened) { try await Task.sleep(for: .milliseconds(10)) }
+                              }
+                              await r.end(ctx.instance, resources: ["base-vm"], success: true)
+                          })
+        let start = Stage(id: "node.start", scope: .node, dependencies: [.init("node.clone")], deadline: .seconds(20),
+                          probe: { _ in .notDone },
+                          action: { ctx in
+                              await r.begin(ctx.instance, resources: [])
+                              if ctx.scope.name == "n1" { await firstStart.open() }
+                              await r.end(ctx.instance, resources: [], success: true)
+                          })
+        let s = try await engine([clone, start], topology: topology, dir: try temporaryDirectory()).run()
+        #expect(s.outcome == .succeeded)
+        #expect(await r.maxByResource["base-vm"] == 1)
+        let starts = await r.startTick, ends = await r.endTick
+        let n1Start = try #require(starts[id("node.start", "n1")])
+        #expect(n1Start < (ends[id("node.clone", "n2")] ?? 0), "node 1 started before the second clone ended")
+        #expect(n1Start < (starts[id("node.clone", "n3")] ?? 0), "node 1 started before the third clone began")
+        for n in ["n1", "n2", "n3"] {
+            #expect((ends[id("node.clone", n)] ?? .max) < (starts[id("node.start", n)] ?? 0), "\(n): its clone before its start")
+        }
+    }
+
     @Test func deadlineCancelsTheActionAndNamesTheStage() async throws {
         let r = Recorder()
         let hang = fakeStage("node.first-contact", .node, deadline: .milliseconds(200), work: .seconds(30), recorder: r)

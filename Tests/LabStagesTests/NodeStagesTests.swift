@@ -66,6 +66,70 @@ struct NodeStagesTests {
         #expect(Set(dhcpStages.map(\.id)) == Set(NodeStages.ID.all))
     }
 
+    /// Records the calls that reach vmrun on VMware (`list` behind powerState/start, `start`), and makes
+    /// clones as empty VMX files. Its guest address lookup fails at once, so node.start ends after powering on.
+    actor CallRecorder {
+        private(set) var calls: [String] = []
+        func record(_ call: String) { calls.append(call) }
+    }
+
+    struct RecordingHypervisor: Hypervisor {
+        let recorder: CallRecorder
+        func runningVMs() async throws -> [VMReference] { [] }
+        func powerState(_ vm: VMReference) async throws -> PowerState { await recorder.record("powerState"); return .off }
+        func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws {
+            await recorder.record("clone")
+            try FileManager.default.createDirectory(atPath: destination.directory, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: destination.path, contents: Data())
+        }
+        func start(_ vm: VMReference) async throws { await recorder.record("start") }
+        func startNewClone(_ vm: VMReference) async throws { await recorder.record("startNewClone") }
+        func stop(_ vm: VMReference, mode: StopMode) async throws {}
+        func snapshots(_ vm: VMReference) async throws -> SnapshotTree { SnapshotTree() }
+        func createSnapshot(_ vm: VMReference, name: String) async throws -> SnapshotInfo { SnapshotInfo(uid: 1, name: name) }
+        func revert(_ vm: VMReference, to snapshot: SnapshotSelector) async throws {}
+        func deleteSnapshot(_ vm: VMReference, _ snapshot: SnapshotSelector) async throws {}
+        func guestIPAddress(_ vm: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address? {
+            throw LabError(.notFound, "no guests in this test")
+        }
+        func configure(_ vm: VMReference, settings: [(key: String, value: String)]) async throws {}
+        func delete(_ vm: VMReference) async throws {}
+    }
+
+    @Test("A node cloned in this run starts without a power-state query; a retry, or a clone from an earlier run, asks first")
+    func newCloneStartsWithoutList() async throws {
+        var lab = try Fixture.lab(profile: "seed-2021")
+        lab.base.address = nil // DHCP base: node.start is power-on plus the address by MAC
+        lab.vmware.vmFolder = "vms"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("newclone-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let recorder = CallRecorder()
+        func stages() throws -> [Stage] {
+            NodeStages.stages(try LabServices(lab: lab, paths: LabPaths(root: dir + "/.labctl"), labDirectory: dir,
+                                              hypervisor: RecordingHypervisor(recorder: recorder), connector: NoGuests(),
+                                              vmConfigurator: NoGuests(), hostKeys: NoGuests(), labKey: "/dev/null"))
+        }
+        let node = try #require(lab.nodes.first).name
+        let topology = LabTopology(lab: lab)
+        func context(_ stage: String) -> StageContext { StageContext(instance: StageInstanceID(stage, .node(node)), topology: topology, log: { _ in }) }
+        let run = try stages()
+        let clone = try #require(run.first { $0.id == NodeStages.ID.clone })
+        let start = try #require(run.first { $0.id == NodeStages.ID.start })
+
+        try await clone.action(context(NodeStages.ID.clone))
+        #expect(await start.probe(context(NodeStages.ID.start)) == .notDone)
+        await #expect(throws: LabError.self) { try await start.action(context(NodeStages.ID.start)) }
+        #expect(await recorder.calls == ["clone", "startNewClone"], "no power-state query between clone and start")
+        // A retry of node.start (the first attempt may have powered the VM on) asks again.
+        await #expect(throws: LabError.self) { try await start.action(context(NodeStages.ID.start)) }
+        #expect(await recorder.calls == ["clone", "startNewClone", "start"])
+
+        // Another process (a resume after a kill) did not make this clone: its probe asks for the power state.
+        let later = try #require(try stages().first { $0.id == NodeStages.ID.start })
+        #expect(await later.probe(context(NodeStages.ID.start)) == .notDone)
+        #expect(await recorder.calls.last == "powerState")
+    }
+
     @Test("Node VMs live in <vmFolder>/<node>/<node>.vmx; a relative vmFolder is the lab directory's, ~ is home")
     func paths() throws {
         var lab = try Fixture.lab(profile: "seed-2021")

@@ -78,6 +78,36 @@ struct TestbedTests {
         #expect(try await tb.vmrun(["list"]).stdout == "Total running VMs: 0\n")
     }
 
+    @Test("Under a latency model's boot delay, start returns at power-on, Tools wait for the boot, and a stop during it powers off")
+    func bootDelay() async throws {
+        let tb = try await Testbed.shared()
+        let base = try await tb.makeBaseVM(name: "boot-base", dhcp: true, mac: "00:50:56:3f:00:30")
+        #expect(try await tb.vmrun(["-T", "ws", "snapshot", base, "s"]).succeeded)
+        let vmx = Testbed.workDir.appendingPathComponent("boot1/boot1.vmx").path
+        #expect(try await tb.vmrun(["-T", "ws", "clone", base, vmx, "linked", "-snapshot=s", "-cloneName=boot1"]).succeeded)
+        try await tb.setVMX(vmx, "ethernet0.address", "00:50:56:3f:01:30")
+        func model(boot: Int) throws -> [String: String] {
+            let file = Testbed.workDir.appendingPathComponent("boot-model-\(boot).json")
+            try #"{"bootSeconds": \#(boot)}"#.write(to: file, atomically: true, encoding: .utf8)
+            return ["LABCTL_FAKE_VMRUN_LATENCY": file.path]
+        }
+        // A long boot: powered on at once, Tools not yet running; a hard stop ends the boot.
+        let slow = try model(boot: 120)
+        #expect(try await tb.vmrun(["-T", "ws", "start", vmx, "nogui"], extraEnvironment: slow).succeeded)
+        #expect(try await tb.vmrun(["list"]).lines == ["Total running VMs: 1", vmx])
+        #expect(try await tb.vmrun(["checkToolsState", vmx]).stdout == "installed\n", "still booting")
+        #expect(try await tb.vmrun(["stop", vmx, "hard"], extraEnvironment: slow, timeout: .seconds(60)).succeeded)
+        #expect(try await tb.vmrun(["list"]).stdout == "Total running VMs: 0\n")
+        // A short one: the guest boots after it and reports its address.
+        let quick = try model(boot: 1)
+        #expect(try await tb.vmrun(["-T", "ws", "start", vmx, "nogui"], extraEnvironment: quick).succeeded)
+        let ip = try await tb.vmrun(["getGuestIPAddress", vmx, "-wait"], extraEnvironment: quick, timeout: .seconds(90))
+        #expect(ip.succeeded && ip.stdout.hasPrefix("10.213.64."), "\(ip.stdout)")
+        #expect(try await tb.vmrun(["checkToolsState", vmx]).stdout == "running\n")
+        #expect(try await tb.vmrun(["stop", vmx, "hard"], timeout: .seconds(60)).succeeded)
+        #expect(try await tb.vmrun(["deleteVM", vmx]).succeeded)
+    }
+
     @Test("The static base's clone answers on .10; snapshot, change, revert restores the guest's files")
     func snapshotRevert() async throws {
         let tb = try await Testbed.shared()

@@ -99,6 +99,9 @@ public protocol Hypervisor: Sendable {
     /// Headless start; returns when the VM is powered on, not when the guest has booted. A VM that runs
     /// already is left as it is (no error), so callers need not ask `powerState` first.
     func start(_ vm: VMReference) async throws
+    /// Starts a VM the caller has just made with `clone` in this process: a fresh clone is powered off
+    /// (clone never powers it on), so no power-state query comes first. Default: `start`.
+    func startNewClone(_ vm: VMReference) async throws
     /// Soft stop falls back to hard after its deadline.
     func stop(_ vm: VMReference, mode: StopMode) async throws
     func reset(_ vm: VMReference) async throws
@@ -126,6 +129,8 @@ public protocol Hypervisor: Sendable {
 
 extension Hypervisor {
     public var capabilities: HypervisorCapabilities { HypervisorCapabilities() }
+
+    public func startNewClone(_ vm: VMReference) async throws { try await start(vm) }
 
     private func unsupported(_ what: String) -> LabError {
         LabError(.unsupported, "\(what) is not supported by this hypervisor backend")

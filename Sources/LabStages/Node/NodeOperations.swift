@@ -4,6 +4,8 @@ import LabKit
 /// The probes and actions of the node stages. Probes only observe; actions check before they act.
 struct NodeOperations: Sendable {
     let services: LabServices
+    /// The nodes whose VM this process cloned (node.clone's action), so node.start knows them to be off.
+    let newClones = NewClones()
     var lab: Lab { services.lab }
     var hv: any Hypervisor { services.hypervisor }
 
@@ -71,6 +73,7 @@ struct NodeOperations: Sendable {
             let checkpoint = services.baseCheckpoint(for: node)
             ctx.log("\(lab.vmware.cloneKind.rawValue) clone of \(services.baseVM.path) at \(checkpoint) → \(vm.path)")
             try await hv.clone(services.baseVM, to: vm, kind: lab.vmware.cloneKind, snapshot: checkpoint, name: node.name)
+            await newClones.insert(node.name)
         }
         if try await services.vmConfigurator.isConfigured(vm, node: node) {
             ctx.log("vmx-template \(node.template) applied already")
@@ -97,6 +100,8 @@ struct NodeOperations: Sendable {
         guard let node = try? services.node(ctx.scope.name) else { return .unknown }
         let vm = services.vm(node: node.name)
         guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
+        // A clone node.clone made in this process is off (vmrun clone does not power it on): no `vmrun list`.
+        if await newClones.contains(node.name) { return .notDone }
         guard let power = try? await hv.powerState(vm) else { return .unknown }
         guard power == .on else { return .notDone }
         // With a static base, a node that is on but still on the base's address has not finished this stage.
@@ -109,7 +114,7 @@ struct NodeOperations: Sendable {
     func start(_ ctx: StageContext) async throws {
         let node = try services.node(ctx.scope.name)
         let vm = services.vm(node: node.name)
-        try await powerOn(vm, ctx)
+        try await powerOn(vm, node: node.name, ctx)
         if let baseAddress = lab.base.address {
             if await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) {
                 ctx.log("node answers at its own address \(node.address) already")
@@ -125,7 +130,13 @@ struct NodeOperations: Sendable {
         }
     }
 
-    private func powerOn(_ vm: VMReference, _ ctx: StageContext) async throws {
+    private func powerOn(_ vm: VMReference, node: String, _ ctx: StageContext) async throws {
+        // take() so that a retry of this stage asks for the power state again (the first attempt may have powered it on).
+        if await newClones.take(node) {
+            ctx.log("starting \(vm.path) (cloned in this run, so powered off)")
+            try await hv.startNewClone(vm)
+            return
+        }
         // `Hypervisor.start` returns at once for a running VM (it asks vmrun list itself): no second check here.
         ctx.log("starting \(vm.path) (nothing to do if it runs already)")
         try await hv.start(vm)
@@ -356,4 +367,14 @@ struct NodeOperations: Sendable {
     func checkpoint(_ ctx: StageContext) async throws {
         try await services.takeCheckpoint(name: lab.checkpoints.nodes, nodes: [ctx.scope.name], in: ctx)
     }
+}
+
+/// Node names whose VM this process has just cloned and not yet started.
+actor NewClones {
+    private var names: Set<String> = []
+
+    func insert(_ node: String) { names.insert(node) }
+    func contains(_ node: String) -> Bool { names.contains(node) }
+    /// Whether `node` was a new clone; it no longer is afterwards.
+    func take(_ node: String) -> Bool { names.remove(node) != nil }
 }

@@ -14,9 +14,11 @@ extension LabServices {
             vmFolder: vmFolder, baseVM: baseVM)
     }
 
-    /// Deadlines from lab.json `vmware.timeouts`: a vmrun call, a start, first contact.
+    /// Deadlines from lab.json `vmware.timeouts`: a vmrun call, a start, first contact. As many VMs at once
+    /// as the stage engine runs node stages (`EngineOptions.maxConcurrency`), so that a whole lab (up to ~10
+    /// nodes) saves, restores and is destroyed in one wave, as `up` starts it (docs/benchmarks.md, issue 16).
     public var snapshotLimits: SnapshotLimits {
-        SnapshotLimits(maxParallel: 8, query: timeouts.vmrun, snapshot: timeouts.vmrun * 2, revert: timeouts.vmrun * 2,
+        SnapshotLimits(maxParallel: EngineOptions().maxConcurrency, query: timeouts.vmrun, snapshot: timeouts.vmrun * 2, revert: timeouts.vmrun * 2,
                        start: timeouts.start, ssh: timeouts.firstContact)
     }
 
