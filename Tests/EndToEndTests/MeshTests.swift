@@ -40,6 +40,9 @@ struct MeshTests {
 
         let address = Dictionary(uniqueKeysWithValues: lab.nodes.filter { $0.name.hasSuffix("ctrl-plane") }.map { ($0.cluster, $0.address) })
         let journal = try tb.stubJournal()
+        for call in journal where call.refused != nil || !(call.warnings ?? []).isEmpty {
+            Issue.record("a strict double: \(call.node): \(call.argv.joined(separator: " ")): \(call.refused ?? "") \(call.warnings ?? [])")
+        }
         let mesh = journal.filter { ($0.tool == "kubectl" || $0.tool == "istioctl") && $0.argv.contains { $0.hasPrefix("--context=") } }
         #expect(!mesh.isEmpty, "no mesh call in the stubs' journal")
 
