@@ -2,18 +2,18 @@
 #
 # What the real kubeadm does (STUBS.md, "kubeadm"):
 # - An apiVersion this kubeadm no longer knows fails: "your configuration file uses an old API spec"
-#   (kubernetes/kubernetes@v1.27.0:cmd/kubeadm/app/util/config/common.go, validateSupportedVersion);
-#   one it does not know yet fails as the scheme does: no kind "X" is registered for version "Y".
-#   v1beta2: 1.15-1.26 (removed by kubernetes/kubernetes#114540, in 1.27);
-#   v1beta3: 1.22-1.35 (added by #101129, removed by #136016, in 1.36); v1beta4: from 1.31 (#125029).
+#   (validateSupportedVersion in cmd/kubeadm/app/util/config/common.go; the text is as remembered, not
+#   read at a tag); one it does not know yet fails as the scheme does: no kind "X" is registered for
+#   version "Y". v1beta2: 1.15-1.26 (removed by kubernetes/kubernetes#114540, merged for 1.27);
+#   v1beta3: 1.22-1.35 (added by #101129, removed by #136016 for 1.36); v1beta4: from 1.31 (#125029).
 # - A value of the wrong type fails the decoding (encoding/json: "cannot unmarshal string into Go
 #   struct field …"), in every version.
 # - An unknown field does not fail `kubeadm init`/`join`/`config images pull`: kubeadm checks every
 #   document a second time in strict mode and only logs the error as a klog warning
-#   (kubernetes/kubernetes@v1.21.2:cmd/kubeadm/app/util/config/strict/strict.go: "The returned error here
-#   is currently ignored everywhere and a klog warning is thrown instead"; the same call in
-#   @v1.36.1:cmd/kubeadm/app/util/config/initconfiguration.go). The field is then silently ignored, so
-#   the stub records the warning in the journal entry (`warnings`) and the testbed tests fail on it.
+#   (kubernetes/kubernetes@04791b490660:cmd/kubeadm/app/util/config/strict/strict.go, the 1.21-era file:
+#   "The returned error here is currently ignored everywhere and a klog warning is thrown instead").
+#   That init still only warns in 1.36 is assumed, not read at v1.36.1. The field is then silently ignored,
+#   so the stub records the warning in the journal entry (`warnings`) and the testbed tests fail on it.
 #   `kubeadm config validate` (from 1.26) returns the same error and exits 1.
 #   Text: 1.21 (sigs.k8s.io/yaml UnmarshalStrict) "error unmarshaling JSON: while decoding JSON: json:
 #   unknown field "type""; from 1.24 (kubernetes/kubernetes#107725, the serializer's strict mode)
@@ -43,7 +43,8 @@ _EXTERNAL_ETCD = {"endpoints": "[]string", "caFile": "string", "certFile": "stri
 _BOOTSTRAP_DISCOVERY = {"token": "string", "apiServerEndpoint": "string", "caCertHashes": "[]string",
                         "unsafeSkipCAVerification": "bool"}
 
-# kubernetes/kubernetes@v1.21.2:cmd/kubeadm/app/apis/kubeadm/v1beta2/types.go
+# kubernetes/kubernetes@046d201c45ce:cmd/kubeadm/app/apis/kubeadm/v1beta2/types.go (the v1beta2 of 1.21; the API
+# was frozen once v1beta3 came in 1.22)
 V1BETA2 = {
     "InitConfiguration": {"bootstrapTokens": "[]BootstrapToken", "nodeRegistration": "NodeRegistrationOptions",
                           "localAPIEndpoint": "APIEndpoint", "certificateKey": "string"},
@@ -76,7 +77,7 @@ V1BETA2 = {
     "Taint": _TAINT,
 }
 
-# kubernetes/kubernetes@v1.35.0:cmd/kubeadm/app/apis/kubeadm/v1beta3/types.go (unchanged since 1.27)
+# kubernetes/kubernetes@008b3652959c:cmd/kubeadm/app/apis/kubeadm/v1beta3/types.go
 V1BETA3 = dict(V1BETA2)
 V1BETA3.update({
     "InitConfiguration": dict(V1BETA2["InitConfiguration"], skipPhases="[]string", patches="Patches"),
@@ -88,7 +89,9 @@ V1BETA3.update({
     "Patches": {"directory": "string"},
 })
 
-# kubernetes/kubernetes@v1.36.1:cmd/kubeadm/app/apis/kubeadm/v1beta4/types.go
+# cmd/kubeadm/app/apis/kubeadm/v1beta4/types.go as of the 1.32 API (EncryptionAlgorithm, certificate validity
+# periods, Timeouts.upgradeManifests, imagePullSerial), read from its copy in tengqm/kubeconfig
+# config/kubeadm/v1beta4/types.go; not checked line by line against the v1.36.1 tag (a field added since is refused).
 V1BETA4 = dict(V1BETA3)
 _ARG = {"name": "string", "value": "string"}
 _ENV = {"name": "string", "value": "string", "valueFrom": "any"}  # k8s.io/api core/v1 EnvVar
