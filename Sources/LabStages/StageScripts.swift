@@ -219,6 +219,8 @@ public struct StageScripts: Sendable {
             "hosts": lab.nodes.map { ["address": $0.address.description, "name": $0.name] },
             "clusters": lab.clusters.map { ["name": $0.name, "network": $0.network] },
             "firstCluster": lab.clusters.first?.name ?? "",
+            // The clusters compared with the first one (comparing it with itself proves nothing).
+            "clustersAfterFirst": lab.clusters.dropFirst().map { ["name": $0.name] },
             "mesh": [
                 "id": lab.mesh.id, "node": meshNode?.name ?? "", "kubeconfig": Self.meshKubeconfigPath,
                 "versions": Self.helloworldVersions(count: lab.clusters.count),

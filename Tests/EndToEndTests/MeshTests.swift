@@ -40,6 +40,9 @@ struct MeshTests {
 
         let address = Dictionary(uniqueKeysWithValues: lab.nodes.filter { $0.name.hasSuffix("ctrl-plane") }.map { ($0.cluster, $0.address) })
         let journal = try tb.stubJournal()
+        for call in journal where call.refused != nil || !(call.warnings ?? []).isEmpty {
+            Issue.record("a strict double: \(call.node): \(call.argv.joined(separator: " ")): \(call.refused ?? "") \(call.warnings ?? [])")
+        }
         let mesh = journal.filter { ($0.tool == "kubectl" || $0.tool == "istioctl") && $0.argv.contains { $0.hasPrefix("--context=") } }
         #expect(!mesh.isEmpty, "no mesh call in the stubs' journal")
 
@@ -151,8 +154,12 @@ extension TestLab {
         let opt = URL(fileURLWithPath: top).appendingPathComponent("opt").path
         let url = try Profile.load(named: profile).istio.releaseURL
         let stub = Testbed.scriptsDir.appendingPathComponent("stubs/labctl-stub").path
-        let r = try await HostProcess.run(["sh", "-c", #"set -e; mkdir -p "$1"; python3 "$2" --artifact "$3" | tar -xzf - -C "$1""#,
-                                           "sh", opt, stub, url])
+        // As base-tools does, istioctl on PATH is the release's (a launcher that names its version, which the
+        // stub's strict istioctl and the Istio CRDs it installs depend on).
+        let version = try Profile.load(named: profile).istio.version
+        let bin = URL(fileURLWithPath: top).appendingPathComponent("usr/local/bin/istioctl").path
+        let r = try await HostProcess.run(["sh", "-c", #"set -e; mkdir -p "$1"; python3 "$2" --artifact "$3" | tar -xzf - -C "$1"; mkdir -p "$(dirname "$4")"; ln -sfn "$5" "$4""#,
+                                           "sh", opt, stub, url, bin, "/opt/istio-\(version)/bin/istioctl"])
         guard r.succeeded else { throw TestbedError(description: "unpacking \(url) into \(opt): \(r.stderr)") }
     }
 

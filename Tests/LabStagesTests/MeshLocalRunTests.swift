@@ -10,7 +10,8 @@ import Testing
 /// Needs only bash and python3, so it runs everywhere; the testbed test (EndToEndTests.MeshTests)
 /// adds real guests and SSH. Nothing leaves the machine: node addresses are loopback, port 1
 /// (nothing listens), and the stubs never use the network.
-@Suite(.serialized, .enabled(if: Fixture.which("python3") != nil, "needs python3 for the recording stubs"))
+@Suite(.serialized, .enabled(if: Fixture.which("python3") != nil, "needs python3 for the recording stubs"),
+       .enabled(if: StrictDoubles.library != nil, "needs the strict doubles' library: `Tests/Testbed/testbed stub-lib`"))
 struct MeshLocalRunTests {
     /// A sandbox: the stubs' state and journal, the Istio release, the lab's state directory.
     struct Sandbox {
@@ -20,6 +21,9 @@ struct MeshLocalRunTests {
         var istio: String { root + "/istio" }
         var labState: String { root + "/lab/.labctl" }
 
+        static let istioVersion = "1.10.1"
+        static let istioRelease = "https://github.com/istio/istio/releases/download/\(istioVersion)/istio-\(istioVersion)-linux-amd64.tar.gz"
+
         init(lab: Lab) throws {
             root = try Fixture.tempDir()
             let fm = FileManager.default
@@ -28,18 +32,25 @@ struct MeshLocalRunTests {
                 .replacingOccurrences(of: "/var/lib/labctl-stubs", with: root + "/state")
                 .replacingOccurrences(of: "/var/log/labctl-stubs.jsonl", with: root + "/guest-journal.jsonl")
                 .replacingOccurrences(of: "/usr/local/bin/curl", with: root + "/bin/curl")
-            for dir in [bin, shared, istio + "/samples/multicluster", istio + "/samples/helloworld", istio + "/samples/sleep", labState] {
+            for dir in [bin, shared, istio, labState] {
                 try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
             }
             try stub.write(toFile: bin + "/labctl-stub", atomically: true, encoding: .utf8)
             chmod(bin + "/labctl-stub", 0o755)
+            // The strict doubles' modules live next to the stub (STUBS.md, "Strict doubles").
+            let stubs = Fixture.repoRoot + "/Tests/Testbed/stubs"
+            for file in try fm.contentsOfDirectory(atPath: stubs) where file.hasSuffix(".py") || file.hasSuffix(".json") {
+                try fm.copyItem(atPath: stubs + "/" + file, toPath: bin + "/" + file)
+            }
             for tool in ["kubectl", "istioctl", "curl"] {
                 try fm.createSymbolicLink(atPath: "\(bin)/\(tool)", withDestinationPath: bin + "/labctl-stub")
             }
+            // The samples of the stub's simulated Istio release (the ones the testbed's guests unpack).
+            let unpack = try Fixture.run(["sh", "-c", "python3 \"$0\" --artifact \"$1\" | tar -xzf - -C \"$2\" --strip-components=1",
+                                          bin + "/labctl-stub", Self.istioRelease, istio])
+            guard unpack.status == 0 else { throw LabError(.unsupported, "unpacking the stub's Istio release: \(unpack.stderr)") }
+            try? fm.removeItem(atPath: istio + "/samples/multicluster/gen-eastwest-gateway.sh")
             try fm.createSymbolicLink(atPath: istio + "/samples/multicluster/gen-eastwest-gateway.sh", withDestinationPath: bin + "/labctl-stub")
-            try helloworld.write(toFile: istio + "/samples/helloworld/helloworld.yaml", atomically: true, encoding: .utf8)
-            try "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: sleep\n  labels:\n    app: sleep\nspec: {}\n"
-                .write(toFile: istio + "/samples/sleep/sleep.yaml", atomically: true, encoding: .utf8)
             for c in lab.clusters { try makeCluster(c) }
         }
 
@@ -69,38 +80,6 @@ struct MeshLocalRunTests {
         }
 
         func remove() { try? FileManager.default.removeItem(atPath: root) }
-
-        let helloworld = """
-            apiVersion: v1
-            kind: Service
-            metadata:
-              name: helloworld
-              labels:
-                app: helloworld
-                service: helloworld
-            spec:
-              ports:
-              - port: 5000
-            ---
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata:
-              name: helloworld-v1
-              labels:
-                app: helloworld
-                version: v1
-            spec: {}
-            ---
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata:
-              name: helloworld-v2
-              labels:
-                app: helloworld
-                version: v2
-            spec: {}
-
-            """
     }
 
     /// The "guest": runs each command on the host with the stubs first on PATH. The rendered
@@ -116,7 +95,10 @@ struct MeshLocalRunTests {
                     .replacingOccurrences(of: "ISTIO_DIR=/opt/istio-1.10.1", with: "ISTIO_DIR=\(sandbox.istio)").utf8)
             }
             let path = sandbox.bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-            return try await HostProcessRunner(environment: ["PATH": path, "HOME": sandbox.root, "TMPDIR": sandbox.root]).run(c)
+            var environment = ["PATH": path, "HOME": sandbox.root, "TMPDIR": sandbox.root,
+                               "LABCTL_STUB_ISTIO_VERSION": Sandbox.istioVersion]
+            environment["LABCTL_STUB_LIB"] = StrictDoubles.library
+            return try await HostProcessRunner(environment: environment).run(c)
         }
         func upload(_ data: Data, to path: String, mode: Int32) async throws { throw LabError(.unsupported, "upload") }
         func download(_ path: String) async throws -> Data { throw LabError(.unsupported, "download") }

@@ -264,6 +264,10 @@ public actor Testbed {
         public var config: String?
         /// `istioctl install -f FILE`: the file, verbatim.
         public var file: String?
+        /// What a strict double reported but let pass, as the real tool does (kubeadm's strict-decoding warnings).
+        public var warnings: [String]?
+        /// Why a strict double refused the call (STUBS.md, "Strict doubles").
+        public var refused: String?
     }
 
     /// The shared stub journal, in call order across all guests.

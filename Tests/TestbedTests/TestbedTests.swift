@@ -298,6 +298,10 @@ struct TestbedTests {
         // MetalLB: no pool yet -> <pending>; after the pool -> the pool's first address.
         #expect(try await tb.ssh(c1, kc + "istioctl install -y").succeeded)
         #expect(try await tb.ssh(c1, kc + "kubectl get svc -n istio-system").stdout.contains("<pending>"))
+        // The strict kubectl knows IPAddressPool only once MetalLB's manifest brought its CRDs.
+        let noCRD = try await tb.ssh(c1, kc + "kubectl apply -f -", stdin: "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: p\n")
+        #expect(!noCRD.succeeded && noCRD.stderr.contains(#"no matches for kind "IPAddressPool" in version "metallb.io/v1beta1""#))
+        #expect(try await tb.ssh(c1, kc + "kubectl apply -f https://raw.githubusercontent.com/metallb/metallb/v0.16.1/config/manifests/metallb-native.yaml").succeeded)
         let pool = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: pool\n  namespace: metallb-system\nspec:\n  addresses:\n  - 10.213.64.81-10.213.64.100\n"
         let applied = try await tb.ssh(c1, kc + "kubectl apply -f -", stdin: pool)
         #expect(applied.stdout == "ipaddresspool.metallb.io/pool created\n")

@@ -28,7 +28,13 @@ has_ip() {
   [ -n "$(gateway_ip)" ]
 }
 if ! retry 60 5 has_ip; then
+{{#flags.metallbCRDs}}
   die "istio-eastwestgateway in {{cluster.name}} has no external address after 5 minutes: MetalLB gives it one from {{cluster.metallbList}}; check kubectl --context={{cluster.name}} -n metallb-system get pods,ipaddresspools"
+{{/flags.metallbCRDs}}
+{{#flags.metallbConfigMap}}
+  # MetalLB {{profile.metallb.version}} has no IPAddressPool kind: its pool is the ConfigMap "config".
+  die "istio-eastwestgateway in {{cluster.name}} has no external address after 5 minutes: MetalLB gives it one from {{cluster.metallbList}}; check kubectl --context={{cluster.name}} -n metallb-system get pods,configmap/config"
+{{/flags.metallbConfigMap}}
 fi
 result eastwest.{{cluster.name}}.ip "$(gateway_ip)"
 cat > "$work/expose-services.yaml" <<'LABCTL_EOF'

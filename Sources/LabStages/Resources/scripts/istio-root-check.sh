@@ -19,11 +19,11 @@ else
 fi
 {{/clusters}}
 match=true
-{{#clusters}}
+{{#clustersAfterFirst}}
 if ! cmp -s "$work/{{firstCluster}}-root.pem" "$work/{{name}}-root.pem"; then
   match=false
 fi
-{{/clusters}}
+{{/clustersAfterFirst}}
 result rootCert.match "$match"
 if [ "$match" != true ]; then
   die "the clusters hold different root-cert.pem files: cross-cluster mTLS would fail (re-run the cacerts stage)"

@@ -91,9 +91,6 @@ else
   die "cluster2's intermediate (ca-cert.pem) does not chain to its root-cert.pem"
 fi
 match=true
-if ! cmp -s "$work/cluster1-root.pem" "$work/cluster1-root.pem"; then
-  match=false
-fi
 if ! cmp -s "$work/cluster1-root.pem" "$work/cluster2-root.pem"; then
   match=false
 fi

@@ -70,10 +70,12 @@ changed() {
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fetch "$MANIFEST_URL" "$work/cni.yaml"
-# Seed 8.3: Weave Net 2.8.1. cloud.weave.works is gone (weaveworks/weave#3960); Weave's
-# own docs moved to this release asset, whose images are pinned to 2.8.1. Its
-# IPALLOC_RANGE must equal the pod subnet kube-proxy was given (weave kube-addon.md "Things to watch
-# out for"), so it is set explicitly before the first weave pod starts.
+# Seed 8.3: Weave Net 2.8.1. cloud.weave.works is gone (weaveworks/weave#3960). Weave's
+# docs moved to the release's weave-daemonset-k8s.yaml (weaveworks/weave commit d30828a3), which was
+# reported to use :latest images (weaveworks/weave#3948); this is its sibling weave-daemonset-k8s-1.11.yaml,
+# whose images bin/release pins to 2.8.1 (weaveworks/weave@v2.8.1:bin/release).
+# Its IPALLOC_RANGE must equal the pod subnet kube-proxy was given, so it is set before the first
+# weave pod starts (weaveworks/weave@v2.8.1:site/kubernetes/kube-addon.md, "Things to watch out for").
 python3 - "$work/cni.yaml" "$POD_SUBNET" <<'LABCTL_EOF'
 import sys, yaml
 path, subnet = sys.argv[1], sys.argv[2]

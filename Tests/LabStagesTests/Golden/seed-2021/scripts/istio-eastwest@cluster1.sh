@@ -87,7 +87,8 @@ has_ip() {
   [ -n "$(gateway_ip)" ]
 }
 if ! retry 60 5 has_ip; then
-  die "istio-eastwestgateway in cluster1 has no external address after 5 minutes: MetalLB gives it one from 194.89.64.81-194.89.64.100; check kubectl --context=cluster1 -n metallb-system get pods,ipaddresspools"
+  # MetalLB 0.10.2 has no IPAddressPool kind: its pool is the ConfigMap "config".
+  die "istio-eastwestgateway in cluster1 has no external address after 5 minutes: MetalLB gives it one from 194.89.64.81-194.89.64.100; check kubectl --context=cluster1 -n metallb-system get pods,configmap/config"
 fi
 result eastwest.cluster1.ip "$(gateway_ip)"
 cat > "$work/expose-services.yaml" <<'LABCTL_EOF'

@@ -87,7 +87,8 @@ has_ip() {
   [ -n "$(gateway_ip)" ]
 }
 if ! retry 60 5 has_ip; then
-  die "istio-eastwestgateway in cluster2 has no external address after 5 minutes: MetalLB gives it one from 194.89.64.101-194.89.64.120; check kubectl --context=cluster2 -n metallb-system get pods,ipaddresspools"
+  # MetalLB 0.10.2 has no IPAddressPool kind: its pool is the ConfigMap "config".
+  die "istio-eastwestgateway in cluster2 has no external address after 5 minutes: MetalLB gives it one from 194.89.64.101-194.89.64.120; check kubectl --context=cluster2 -n metallb-system get pods,configmap/config"
 fi
 result eastwest.cluster2.ip "$(gateway_ip)"
 cat > "$work/expose-services.yaml" <<'LABCTL_EOF'

@@ -87,7 +87,6 @@ kubernetesVersion: v1.21.2
 controlPlaneEndpoint: 194.89.64.13:6443
 imageRepository: registry.k8s.io
 dns:
-  type: CoreDNS
   imageRepository: registry.k8s.io/coredns
 networking:
   podSubnet: 10.32.0.0/12
