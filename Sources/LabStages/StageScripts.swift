@@ -203,6 +203,7 @@ public struct StageScripts: Sendable {
             "script": ["id": script.rawValue, "summary": script.summary, "seed": script.seed],
             "lab": ["name": lab.name, "user": lab.ssh.user, "publicKey": publicKey ?? ""],
             "profile": profileJSON,
+            "guest": ["arch": profile.arch.rawValue, "uname": profile.arch.unameMachine],
             "network": [
                 "prefix": lab.network.subnet.prefixLength, "gateway": lab.network.gateway.description,
                 "dnsList": lab.network.dns.map(\.description).joined(separator: ", "),
