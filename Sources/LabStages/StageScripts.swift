@@ -312,7 +312,7 @@ public struct StageScripts: Sendable {
     // MARK: - Templates
 
     /// Partials shared by the scripts (`{{> _lib}}`).
-    static let partials = ["_header", "_lib", "_oscheck", "_netplan", "_mesh"]
+    static let partials = ["_header", "_lib", "_oscheck", "_netplan", "_mesh", "_archcheck"]
 
     static func render(template name: String, kind: String, context: [String: Any]) throws -> String {
         let library = try library()

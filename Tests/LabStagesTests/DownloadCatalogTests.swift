@@ -150,6 +150,17 @@ import Testing
         #expect(!runtime.split(separator: "\n").contains { $0.contains("amd64") && !$0.contains("die ") })
     }
 
+    /// Issue 15.3: every base script that downloads release files checks the architecture first.
+    @Test(arguments: Fixture.profiles)
+    func everyDownloadingBaseScriptChecksTheArchitecture(profile: String) throws {
+        for script in try Self.scripts(profile, .amd64) where script.name.hasPrefix("base-") {
+            guard let firstFetch = script.text.firstMatch(of: #/^\s*(fetch|fetch_verified) '/#.anchorsMatchLineEndings()) else { continue }
+            let check = try #require(script.text.range(of: "if [ \"$(uname -m)\" != \"x86_64\" ]"),
+                                     "\(profile)/\(script.name) downloads without the architecture check")
+            #expect(check.lowerBound < firstFetch.range.lowerBound, "\(profile)/\(script.name) checks the architecture after its first download")
+        }
+    }
+
     /// Issue 15.3: every base script stops on a guest whose `uname -m` is not lab.json's base.arch,
     /// naming the machine, what it found and what to do (run here with a fake uname and hostname).
     @Test(arguments: [(GuestArch.amd64, "aarch64", false), (.amd64, "x86_64", true), (.arm64, "x86_64", false), (.arm64, "aarch64", true)])

@@ -1,5 +1,6 @@
 {{> _header}}
 {{> _lib}}
+{{> _archcheck}}
 export DEBIAN_FRONTEND=noninteractive
 {{#flags.weave}}
 

@@ -63,6 +63,10 @@ changed() {
   [ "$CHANGED" = true ]
 }
 # ---- end of library ----
+# The release downloads are for one guest architecture (lab.json base.arch): stop before fetching the wrong ones.
+if [ "$(uname -m)" != "x86_64" ]; then
+  die "lab.json base.arch is amd64 (uname -m x86_64), but $(hostname) runs $(uname -m): set base.arch to the base image's architecture (amd64 for x86_64, arm64 for aarch64) or use a base image of that architecture"
+fi
 export DEBIAN_FRONTEND=noninteractive
 
 # Seed 5: Istio 1.30.3, the whole release (istioctl plus samples/ for the east-west gateway,
