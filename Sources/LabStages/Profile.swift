@@ -22,6 +22,8 @@ public struct Profile: Sendable, Hashable, Codable {
     public var metallb: MetalLB
     public var istio: Istio
     public var tools: Tools
+    /// The guest architecture the URLs were rendered for (lab.json `base.arch`).
+    public var arch: GuestArch
 
     public struct OS: Sendable, Hashable, Codable {
         /// The Ubuntu release the base image must run (`20.04`); checked by the base scripts.
@@ -119,6 +121,8 @@ public struct Profile: Sendable, Hashable, Codable {
 
     public struct Tools: Sendable, Hashable, Codable {
         public var k9sURL: String
+        /// The goreleaser checksum file next to the k9s archive (`hash  name` lines, one per asset).
+        public var k9sChecksumsURL: String
         public var dnsutilsImage: String
     }
 }
@@ -136,22 +140,22 @@ extension Profile {
     /// An override key the profile does not know is an error naming `versions.<key>`
     /// and the known keys; so is a value that is not a plain version string (it ends
     /// up in scripts and URLs).
-    public static func load(named name: String, overrides: [String: String] = [:]) throws -> Profile {
+    public static func load(named name: String, overrides: [String: String] = [:], arch: GuestArch = LabDefaults.arch) throws -> Profile {
         guard let url = EmbeddedResources.url("profiles", "\(name).json"),
               let data = try? Data(contentsOf: url)
         else {
             throw LabError(.invalidInput, "unknown profile '\(name)'", location: "lab.json: profile",
                            hint: "use one of: \(builtInNames.joined(separator: ", "))")
         }
-        return try decode(data, source: "profile \(name)", overrides: overrides)
+        return try decode(data, source: "profile \(name)", overrides: overrides, arch: arch)
     }
 
-    /// The profile lab.json names, with its overrides.
+    /// The profile lab.json names, with its overrides, for the base's guest architecture.
     public static func load(for lab: Lab) throws -> Profile {
-        try load(named: lab.profile, overrides: lab.versions)
+        try load(named: lab.profile, overrides: lab.versions, arch: lab.base.arch)
     }
 
-    static func decode(_ data: Data, source: String, overrides: [String: String]) throws -> Profile {
+    static func decode(_ data: Data, source: String, overrides: [String: String], arch: GuestArch) throws -> Profile {
         guard var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               var versions = object["versions"] as? [String: String]
         else {
@@ -175,14 +179,16 @@ extension Profile {
         if errors.count == 1, let only = errors.first { throw only }
         if !errors.isEmpty { throw LabErrors(errors) }
 
-        // Template context: the versions plus `<key>Minor`.
-        var context: [String: Any] = [:]
+        // Template context: the versions plus `<key>Minor`, and the guest architecture in each project's
+        // naming: `arch` (amd64/arm64, Debian and Go) and `archX86_64` (x86_64/arm64, goreleaser's old replacement).
+        var context: [String: Any] = ["arch": arch.rawValue, "archX86_64": arch.x86_64Name]
         for (key, value) in versions {
             context[key] = value
             let parts = value.split(separator: ".")
             if parts.count >= 2 { context[key + "Minor"] = parts[0] + "." + parts[1] }
         }
         object["versions"] = versions
+        object["arch"] = arch.rawValue
         let expanded = try expand(object, context: context, source: source)
         do {
             let json = try JSONSerialization.data(withJSONObject: expanded)

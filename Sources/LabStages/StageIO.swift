@@ -53,6 +53,15 @@ public enum NodeVerification {
         expect("gateway", lab.network.gateway.description, "the default gateway")
         expect("dns", lab.network.dns.map(\.description).joined(separator: ","), "the DNS servers")
         expect("hostsEntry", node.address.description, "the /etc/hosts entry for the hostname")
+        // The node is a clone of the base: a base of another architecture than lab.json's base.arch would
+        // get downloads it cannot run (issue 15.3). The base is powered off in base.check, so this is the first look.
+        let machine = output["machine"] ?? ""
+        if machine != lab.base.arch.unameMachine {
+            problems.append(LabError(.invalidInput,
+                                     "the node runs \(machine.isEmpty ? "an unknown architecture" : machine) (uname -m), but lab.json base.arch is \(lab.base.arch.rawValue) (\(lab.base.arch.unameMachine))",
+                                     location: "node \(node.name), cloned from the base VM \(lab.base.name)",
+                                     hint: "set base.arch in lab.json to the base image's architecture (amd64 for x86_64, arm64 for aarch64), or point base.vmx at a \(lab.base.arch.rawValue) base"))
+        }
         if (output["machineId"] ?? "").count != 32 {
             problems.append(LabError(.commandFailed, "the machine-id is missing or malformed", location: "node \(node.name)"))
         }

@@ -203,6 +203,7 @@ public struct StageScripts: Sendable {
             "script": ["id": script.rawValue, "summary": script.summary, "seed": script.seed],
             "lab": ["name": lab.name, "user": lab.ssh.user, "publicKey": publicKey ?? ""],
             "profile": profileJSON,
+            "guest": ["arch": profile.arch.rawValue, "uname": profile.arch.unameMachine],
             "network": [
                 "prefix": lab.network.subnet.prefixLength, "gateway": lab.network.gateway.description,
                 "dnsList": lab.network.dns.map(\.description).joined(separator: ", "),
@@ -313,7 +314,7 @@ public struct StageScripts: Sendable {
     // MARK: - Templates
 
     /// Partials shared by the scripts (`{{> _lib}}`).
-    static let partials = ["_header", "_lib", "_oscheck", "_netplan", "_mesh"]
+    static let partials = ["_header", "_lib", "_oscheck", "_netplan", "_mesh", "_archcheck"]
 
     static func render(template name: String, kind: String, context: [String: Any]) throws -> String {
         let library = try library()

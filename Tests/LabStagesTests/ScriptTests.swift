@@ -195,6 +195,7 @@ import Yams
         let node = try #require(lab.node(named: "cluster1-worker-node01"))
         let good = StageOutput.parse("""
             hostname=cluster1-worker-node01
+            machine=x86_64
             address=194.89.64.12/24
             gateway=194.89.64.2
             dns=1.1.1.1,8.8.8.8
@@ -209,6 +210,33 @@ import Yams
         let problems = NodeVerification.problems(bad, lab: lab, node: node)
         #expect(problems.count == 1)
         #expect(problems.first?.message.contains("194.89.64.130/24") == true)
+    }
+
+    /// Issue 15.3: node.verify refuses a node (a clone of the base) whose uname -m is not lab.json's base.arch,
+    /// naming the node, the base, what it found and what to do.
+    @Test(arguments: [(GuestArch.amd64, "aarch64"), (.arm64, "x86_64"), (.amd64, "")])
+    func nodeVerifyRefusesAnotherArchitecture(arch: GuestArch, machine: String) throws {
+        var lab = try Fixture.lab(profile: "seed-2021")
+        lab.base.arch = arch
+        let node = try #require(lab.node(named: "cluster1-worker-node01"))
+        var output = StageOutput.parse("""
+            hostname=cluster1-worker-node01
+            address=194.89.64.12/24
+            gateway=194.89.64.2
+            dns=1.1.1.1,8.8.8.8
+            machineId=0123456789abcdef0123456789abcdef
+            hostsEntry=194.89.64.12
+            """)
+        output["machine"] = arch.unameMachine
+        #expect(NodeVerification.problems(output, lab: lab, node: node).isEmpty)
+        output["machine"] = machine
+        let problems = NodeVerification.problems(output, lab: lab, node: node)
+        let problem = try #require(problems.first)
+        #expect(problems.count == 1)
+        #expect(problem.message.contains("base.arch is \(arch.rawValue) (\(arch.unameMachine))"), "\(problem.message)")
+        if !machine.isEmpty { #expect(problem.message.contains("runs \(machine)")) }
+        #expect(problem.location?.contains("cluster1-worker-node01") == true && problem.location?.contains(lab.base.name) == true)
+        #expect(problem.hint?.contains("set base.arch") == true)
     }
 }
 

@@ -110,6 +110,7 @@ import Testing
         #expect(out.stdout.contains("\"hostAddress\" : \"194.89.64.1\""))
         #expect(out.stdout.contains("\"podSubnet\" : \"10.32.0.0/12\""))
         #expect(out.stdout.contains("\"template\" : \"control-plane\""))
+        #expect(out.stdout.contains("\"arch\" : \"amd64\""))
         #expect(out.stdout.contains("\"softStopSeconds\" : 30"))
         let apiVersion = try #require(out.stdout.range(of: "\"apiVersion\""))
         let base = try #require(out.stdout.range(of: "\"base\""))

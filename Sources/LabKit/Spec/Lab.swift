@@ -69,6 +69,28 @@ public struct NetworkSpec: Sendable, Hashable, Codable {
     }
 }
 
+/// A guest CPU architecture, named as Debian and Go name it (`dpkg --print-architecture`, GOARCH).
+public enum GuestArch: String, Sendable, Hashable, Codable, CaseIterable {
+    case amd64
+    case arm64
+
+    /// What `uname -m` prints on such a guest (the Linux kernel's names: x86_64, aarch64).
+    public var unameMachine: String {
+        switch self {
+        case .amd64: "x86_64"
+        case .arm64: "aarch64"
+        }
+    }
+
+    /// The name goreleaser's old `amd64: x86_64` replacement gives (derailed/k9s@v0.24.15:.goreleaser.yml).
+    public var x86_64Name: String {
+        switch self {
+        case .amd64: "x86_64"
+        case .arm64: "arm64"
+        }
+    }
+}
+
 /// The prepared base VM that nodes are cloned from (seed sections 2-6).
 public struct BaseSpec: Sendable, Hashable, Codable {
     public var name: String
@@ -82,9 +104,13 @@ public struct BaseSpec: Sendable, Hashable, Codable {
     public var workerCheckpoint: String
     /// Snapshot that control-plane nodes clone from (seed 6.2).
     public var controlPlaneCheckpoint: String
+    /// The guest architecture of the base image, which every node clones (Fusion on Apple silicon runs arm64).
+    public var arch: GuestArch
 
     public init(name: String, vmx: String, address: IPv4Address?, interface: String = "ens33",
-                workerCheckpoint: String = "snapshot#1", controlPlaneCheckpoint: String = "snapshot#2") {
+                workerCheckpoint: String = "snapshot#1", controlPlaneCheckpoint: String = "snapshot#2",
+                arch: GuestArch = .amd64) {
+        self.arch = arch
         self.name = name
         self.vmx = vmx
         self.address = address

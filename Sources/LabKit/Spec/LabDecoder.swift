@@ -36,7 +36,7 @@ struct LabDecoder {
     static let knownKeys: [String: [String]] = [
         "lab": ["$schema", "apiVersion", "name", "profile", "versions", "network", "base", "mesh", "clusters", "checkpoints", "ssh", "vmware"],
         "network": ["vmnet", "subnet", "gateway", "hostAddress", "dns", "dhcp"],
-        "base": ["name", "vmx", "address", "interface", "workerCheckpoint", "controlPlaneCheckpoint"],
+        "base": ["name", "vmx", "address", "interface", "workerCheckpoint", "controlPlaneCheckpoint", "arch"],
         "mesh": ["id"],
         "cluster": ["name", "network", "podSubnet", "serviceSubnet", "metallb", "nodes"],
         "node": ["name", "role", "address", "cpus", "memoryMiB", "mac", "template"],
@@ -312,11 +312,13 @@ struct LabDecoder {
         let interface = field(o, "interface", required: false) { $0.nonEmptyString($1, $2) }
         let worker = field(o, "workerCheckpoint", required: false) { $0.nonEmptyString($1, $2) }
         let control = field(o, "controlPlaneCheckpoint", required: false) { $0.nonEmptyString($1, $2) }
+        let arch = field(o, "arch", required: false) { $0.oneOf($1, $2, GuestArch.allCases.map(\.rawValue)) }
         guard let name, let vmx else { return nil }
         return BaseSpec(name: name, vmx: LabLoader.expandTilde(vmx), address: address,
                         interface: interface ?? LabDefaults.interface,
                         workerCheckpoint: worker ?? LabDefaults.workerCheckpoint,
-                        controlPlaneCheckpoint: control ?? LabDefaults.controlPlaneCheckpoint)
+                        controlPlaneCheckpoint: control ?? LabDefaults.controlPlaneCheckpoint,
+                        arch: arch.flatMap(GuestArch.init(rawValue:)) ?? LabDefaults.arch)
     }
 
     mutating func decodeCluster(_ node: JSONNode, _ p: String, lab: String, profile: String) -> ClusterSpec? {

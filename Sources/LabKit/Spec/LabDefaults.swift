@@ -22,6 +22,7 @@ import Foundation
 /// | `base.interface`                   | `ens33`                                              | Ubuntu's name for VMware's first NIC |
 /// | `base.workerCheckpoint`            | `snapshot#1`                                         | seed 4.3 |
 /// | `base.controlPlaneCheckpoint`      | `snapshot#2`                                         | seed 6.2 |
+/// | `base.arch`                        | `amd64`                                              | Workstation's x86-64 guests; `arm64` for Fusion on Apple silicon |
 /// | `versions`                         | `{}` (the profile's versions)                        | |
 /// | `checkpoints.nodes/kubernetes/kubeconfig/mesh` | `snapshot#2`/`#3`/`#4`/`#5`              | seed 7.6, 10, 11, 14 |
 /// | `ssh.port`                         | `22`                                                 | |
@@ -50,6 +51,7 @@ public enum LabDefaults {
     public static let interface = "ens33"
     public static let workerCheckpoint = "snapshot#1"
     public static let controlPlaneCheckpoint = "snapshot#2"
+    public static let arch = GuestArch.amd64
     public static let sshPort = 22
 
     public static func gateway(_ subnet: IPv4Network) -> IPv4Address { subnet.host(gatewayHost) }

@@ -80,7 +80,8 @@ extension LabSchema {
         "address": { "description": "The base's static address. Default: none (the base uses DHCP).", "$ref": "#/$defs/ipv4" },
         "interface": { "description": "The guest's network interface.", "type": "string", "minLength": 1, "default": "ens33" },
         "workerCheckpoint": { "description": "Snapshot worker nodes clone from (seed 4.3).", "type": "string", "minLength": 1, "default": "snapshot#1" },
-        "controlPlaneCheckpoint": { "description": "Snapshot control-plane nodes clone from (seed 6.2).", "type": "string", "minLength": 1, "default": "snapshot#2" }
+        "controlPlaneCheckpoint": { "description": "Snapshot control-plane nodes clone from (seed 6.2).", "type": "string", "minLength": 1, "default": "snapshot#2" },
+        "arch": { "description": "The base image's guest architecture, which every node clones: amd64 (x86-64) or arm64 (aarch64, Fusion on Apple silicon). Selects the release downloads; base check refuses a base whose uname -m differs.", "enum": ["amd64", "arm64"], "default": "amd64" }
       }
     },
     "mesh": {

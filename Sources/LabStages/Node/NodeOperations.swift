@@ -348,7 +348,7 @@ struct NodeOperations: Sendable {
             problems.append(LabError(.commandFailed, "the machine-id \(machineId) is also \(clashes.joined(separator: ", "))'s",
                                      location: "node \(node.name)", hint: "re-run node-identity on one of them: labctl up --from \(NodeStages.ID.identity)"))
         }
-        for key in ["hostname", "address", "gateway", "dns", "machineId", "hostKeyEd25519", "mac", "hostsEntry", "resolves"] {
+        for key in ["hostname", "machine", "address", "gateway", "dns", "machineId", "hostKeyEd25519", "mac", "hostsEntry", "resolves"] {
             ctx.log("\(key)=\(out[key] ?? "")")
         }
         if let first = problems.first {

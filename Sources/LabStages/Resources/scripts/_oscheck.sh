@@ -4,3 +4,4 @@
 if [ "${VERSION_ID:-}" != "{{profile.os.ubuntuVersion}}" ]; then
   die "profile {{profile.name}} needs Ubuntu {{profile.os.ubuntuVersion}}, this machine runs ${PRETTY_NAME:-an unknown OS} (choose the profile in lab.json that matches the base image)"
 fi
+{{> _archcheck}}

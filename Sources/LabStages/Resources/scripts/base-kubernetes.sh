@@ -8,6 +8,8 @@ K8S_VERSION={{profile.kubernetes.version}}
 # apt.kubernetes.io is gone (2024-03-04) and pkgs.k8s.io starts at v1.24, so Kubernetes $K8S_VERSION comes
 # from the release binaries on dl.k8s.io, checked against their published sha256 (install-kubeadm.md,
 # "Without a package manager").
+# Every base script stands alone (labctl up --only, base prepare): the package lists may be empty.
+apt-get update -q >&2
 apt-get install -y -q conntrack socat ebtables ethtool iptables curl >/dev/null
 BIN=/usr/local/bin
 for binary in kubeadm kubelet kubectl; do
@@ -40,6 +42,8 @@ rm -f "$unit" "$unit.sed"
 {{#flags.k8sApt}}
 
 # pkgs.k8s.io has one repository per minor version (install-kubeadm.md).
+# Every base script stands alone (labctl up --only, base prepare): the package lists may be empty.
+apt-get update -q >&2
 apt-get install -y -q apt-transport-https ca-certificates curl gpg >/dev/null
 install -d -m 755 /etc/apt/keyrings
 write_file /etc/apt/sources.list.d/kubernetes.list 644 <<'LABCTL_EOF'

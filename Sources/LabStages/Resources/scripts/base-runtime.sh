@@ -18,7 +18,7 @@ if [ ! -s "$KEYRING" ]; then
   rm -f "$key"
 fi
 write_file /etc/apt/sources.list.d/docker.list 644 <<'LABCTL_EOF'
-deb [arch=amd64 signed-by=/usr/share/keyrings/docker-archive-keyring.gpg] {{profile.runtime.dockerAptRepository}} {{profile.os.codename}} stable
+deb [arch={{profile.arch}} signed-by=/usr/share/keyrings/docker-archive-keyring.gpg] {{profile.runtime.dockerAptRepository}} {{profile.os.codename}} stable
 LABCTL_EOF
 have=$(dpkg-query -W -f='${Version}' docker-ce 2>/dev/null || true)
 if [ "$have" != "$DOCKER_VERSION" ]; then
@@ -52,6 +52,8 @@ result runtime.docker "$(dpkg-query -W -f='${Version}' docker-ce)"
 
 # containerd {{profile.versions.containerd}} from its release binaries (Ubuntu's package is 1.7), runc {{profile.versions.runc}}
 # and the CNI plugins (containerd/containerd@v{{profile.versions.containerd}}:docs/getting-started.md).
+# Every base script stands alone (labctl up --only, base prepare): the package lists may be empty.
+apt-get update -q >&2
 apt-get install -y -q ca-certificates curl >/dev/null
 have=$(/usr/local/bin/containerd --version 2>/dev/null | awk '{print $3}' || true)
 if [ "$have" != "v{{profile.versions.containerd}}" ]; then
@@ -66,8 +68,9 @@ write_file /usr/local/lib/systemd/system/containerd.service 644 < "$unit"
 rm -f "$unit"
 if [ "$(runc --version 2>/dev/null | awk 'NR == 1 {print $3}')" != "{{profile.versions.runc}}" ]; then
   tmp=$(mktemp -d)
-  fetch_verified '{{profile.runtime.runcURL}}' "$tmp/runc.amd64" "$(dirname '{{profile.runtime.runcURL}}')/runc.sha256sum" runc.amd64
-  install -m 755 "$tmp/runc.amd64" /usr/local/sbin/runc
+  # One runc.sha256sum per release, a `hash  runc.<arch>` line per binary (opencontainers/runc@v1.4.3:script/release_build.sh).
+  fetch_verified '{{profile.runtime.runcURL}}' "$tmp/runc" "$(dirname '{{profile.runtime.runcURL}}')/runc.sha256sum" "$(basename '{{profile.runtime.runcURL}}')"
+  install -m 755 "$tmp/runc" /usr/local/sbin/runc
   rm -rf "$tmp"
 fi
 # The default config says SystemdCgroup = false (config version 3 in 2.x); the kubelet defaults to systemd.

@@ -4,6 +4,7 @@ IFACE={{node.interface}}
 {{> _lib}}
 
 result hostname "$(hostname)"
+result machine "$(uname -m)"
 result address "$(ip -4 -o addr show dev "$IFACE" scope global | awk '{print $4}' | paste -sd, -)"
 result gateway "$(ip -4 route show default | awk '{print $3; exit}')"
 dns=$(resolvectl dns "$IFACE" 2>/dev/null | sed 's/^[^:]*://' | xargs || true)

@@ -69,10 +69,16 @@ changed() {
 if [ "${VERSION_ID:-}" != "24.04" ]; then
   die "profile current needs Ubuntu 24.04, this machine runs ${PRETTY_NAME:-an unknown OS} (choose the profile in lab.json that matches the base image)"
 fi
+# The release downloads are for one guest architecture (lab.json base.arch): stop before fetching the wrong ones.
+if [ "$(uname -m)" != "x86_64" ]; then
+  die "lab.json base.arch is amd64 (uname -m x86_64), but $(hostname) runs $(uname -m): set base.arch to the base image's architecture (amd64 for x86_64, arm64 for aarch64) or use a base image of that architecture"
+fi
 export DEBIAN_FRONTEND=noninteractive
 K8S_VERSION=1.36.1
 
 # pkgs.k8s.io has one repository per minor version (install-kubeadm.md).
+# Every base script stands alone (labctl up --only, base prepare): the package lists may be empty.
+apt-get update -q >&2
 apt-get install -y -q apt-transport-https ca-certificates curl gpg >/dev/null
 install -d -m 755 /etc/apt/keyrings
 write_file /etc/apt/sources.list.d/kubernetes.list 644 <<'LABCTL_EOF'

@@ -69,10 +69,16 @@ changed() {
 if [ "${VERSION_ID:-}" != "24.04" ]; then
   die "profile current needs Ubuntu 24.04, this machine runs ${PRETTY_NAME:-an unknown OS} (choose the profile in lab.json that matches the base image)"
 fi
+# The release downloads are for one guest architecture (lab.json base.arch): stop before fetching the wrong ones.
+if [ "$(uname -m)" != "x86_64" ]; then
+  die "lab.json base.arch is amd64 (uname -m x86_64), but $(hostname) runs $(uname -m): set base.arch to the base image's architecture (amd64 for x86_64, arm64 for aarch64) or use a base image of that architecture"
+fi
 export DEBIAN_FRONTEND=noninteractive
 
 # containerd 2.3.4 from its release binaries (Ubuntu's package is 1.7), runc 1.4.3
 # and the CNI plugins (containerd/containerd@v2.3.4:docs/getting-started.md).
+# Every base script stands alone (labctl up --only, base prepare): the package lists may be empty.
+apt-get update -q >&2
 apt-get install -y -q ca-certificates curl >/dev/null
 have=$(/usr/local/bin/containerd --version 2>/dev/null | awk '{print $3}' || true)
 if [ "$have" != "v2.3.4" ]; then
@@ -87,8 +93,9 @@ write_file /usr/local/lib/systemd/system/containerd.service 644 < "$unit"
 rm -f "$unit"
 if [ "$(runc --version 2>/dev/null | awk 'NR == 1 {print $3}')" != "1.4.3" ]; then
   tmp=$(mktemp -d)
-  fetch_verified 'https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64' "$tmp/runc.amd64" "$(dirname 'https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64')/runc.sha256sum" runc.amd64
-  install -m 755 "$tmp/runc.amd64" /usr/local/sbin/runc
+  # One runc.sha256sum per release, a `hash  runc.<arch>` line per binary (opencontainers/runc@v1.4.3:script/release_build.sh).
+  fetch_verified 'https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64' "$tmp/runc" "$(dirname 'https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64')/runc.sha256sum" "$(basename 'https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64')"
+  install -m 755 "$tmp/runc" /usr/local/sbin/runc
   rm -rf "$tmp"
 fi
 # The default config says SystemdCgroup = false (config version 3 in 2.x); the kubelet defaults to systemd.

@@ -69,12 +69,18 @@ changed() {
 if [ "${VERSION_ID:-}" != "20.04" ]; then
   die "profile seed-2021 needs Ubuntu 20.04, this machine runs ${PRETTY_NAME:-an unknown OS} (choose the profile in lab.json that matches the base image)"
 fi
+# The release downloads are for one guest architecture (lab.json base.arch): stop before fetching the wrong ones.
+if [ "$(uname -m)" != "x86_64" ]; then
+  die "lab.json base.arch is amd64 (uname -m x86_64), but $(hostname) runs $(uname -m): set base.arch to the base image's architecture (amd64 for x86_64, arm64 for aarch64) or use a base image of that architecture"
+fi
 export DEBIAN_FRONTEND=noninteractive
 K8S_VERSION=1.21.2
 
 # apt.kubernetes.io is gone (2024-03-04) and pkgs.k8s.io starts at v1.24, so Kubernetes $K8S_VERSION comes
 # from the release binaries on dl.k8s.io, checked against their published sha256 (install-kubeadm.md,
 # "Without a package manager").
+# Every base script stands alone (labctl up --only, base prepare): the package lists may be empty.
+apt-get update -q >&2
 apt-get install -y -q conntrack socat ebtables ethtool iptables curl >/dev/null
 BIN=/usr/local/bin
 for binary in kubeadm kubelet kubectl; do

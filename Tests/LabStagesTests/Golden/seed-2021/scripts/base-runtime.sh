@@ -69,6 +69,10 @@ changed() {
 if [ "${VERSION_ID:-}" != "20.04" ]; then
   die "profile seed-2021 needs Ubuntu 20.04, this machine runs ${PRETTY_NAME:-an unknown OS} (choose the profile in lab.json that matches the base image)"
 fi
+# The release downloads are for one guest architecture (lab.json base.arch): stop before fetching the wrong ones.
+if [ "$(uname -m)" != "x86_64" ]; then
+  die "lab.json base.arch is amd64 (uname -m x86_64), but $(hostname) runs $(uname -m): set base.arch to the base image's architecture (amd64 for x86_64, arm64 for aarch64) or use a base image of that architecture"
+fi
 export DEBIAN_FRONTEND=noninteractive
 
 # Seed 3: Docker Engine 20.10.7. Kubernetes 1.21.2 still has dockershim

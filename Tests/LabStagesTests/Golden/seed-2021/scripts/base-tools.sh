@@ -63,13 +63,23 @@ changed() {
   [ "$CHANGED" = true ]
 }
 # ---- end of library ----
+# The release downloads are for one guest architecture (lab.json base.arch): stop before fetching the wrong ones.
+if [ "$(uname -m)" != "x86_64" ]; then
+  die "lab.json base.arch is amd64 (uname -m x86_64), but $(hostname) runs $(uname -m): set base.arch to the base image's architecture (amd64 for x86_64, arm64 for aarch64) or use a base image of that architecture"
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+# The Weave step (cni.sh) edits Weave's manifest with python3 and PyYAML; Ubuntu's minimal server image
+# may lack python3-yaml. Every base script stands alone, so the package lists are refreshed first.
+apt-get update -q >&2
+apt-get install -y -q python3 python3-yaml >/dev/null
 
 # Seed 5: Istio 1.10.1, the whole release (istioctl plus samples/ for the east-west gateway,
 # helloworld and sleep), pinned instead of "latest", checksum-checked.
 ISTIO_DIR=/opt/istio-1.10.1
 if [ ! -x "$ISTIO_DIR/bin/istioctl" ]; then
   tmp=$(mktemp -d)
-  fetch_verified 'https://github.com/istio/istio/releases/download/1.10.1/istio-1.10.1-linux-amd64.tar.gz' "$tmp/istio.tar.gz" 'https://github.com/istio/istio/releases/download/1.10.1/istio-1.10.1-linux-amd64.tar.gz.sha256' 'istio-1.10.1-linux-amd64.tar.gz'
+  fetch_verified 'https://github.com/istio/istio/releases/download/1.10.1/istio-1.10.1-linux-amd64.tar.gz' "$tmp/istio.tar.gz" 'https://github.com/istio/istio/releases/download/1.10.1/istio-1.10.1-linux-amd64.tar.gz.sha256' "$(basename 'https://github.com/istio/istio/releases/download/1.10.1/istio-1.10.1-linux-amd64.tar.gz')"
   tar -C "$tmp" -xzf "$tmp/istio.tar.gz"
   rm -rf "$ISTIO_DIR"
   mv "$tmp/istio-1.10.1" "$ISTIO_DIR"
@@ -79,11 +89,12 @@ ln -sfn "$ISTIO_DIR/bin/istioctl" /usr/local/bin/istioctl
 result istio.dir "$ISTIO_DIR"
 result istio.istioctl "$(istioctl version --remote=false 2>/dev/null | tail -n 1)"
 
-# Seed 6: k9s, pinned (the seed took whatever was latest).
+# Seed 6: k9s, pinned (the seed took whatever was latest), checked against goreleaser's checksum file:
+# checksums.txt up to 0.24.x, checksums.sha256 in 0.50.x (derailed/k9s@v0.24.15 and @v0.50.16:.goreleaser.yml).
 K9S_DIR=/opt/k9s-0.24.15
 if [ ! -x "$K9S_DIR/k9s" ]; then
   tmp=$(mktemp -d)
-  fetch 'https://github.com/derailed/k9s/releases/download/v0.24.15/k9s_v0.24.15_Linux_x86_64.tar.gz' "$tmp/k9s.tar.gz"
+  fetch_verified 'https://github.com/derailed/k9s/releases/download/v0.24.15/k9s_Linux_x86_64.tar.gz' "$tmp/k9s.tar.gz" 'https://github.com/derailed/k9s/releases/download/v0.24.15/checksums.txt' "$(basename 'https://github.com/derailed/k9s/releases/download/v0.24.15/k9s_Linux_x86_64.tar.gz')"
   install -d -m 755 "$K9S_DIR"
   tar -C "$K9S_DIR" -xzf "$tmp/k9s.tar.gz" k9s
   rm -rf "$tmp"

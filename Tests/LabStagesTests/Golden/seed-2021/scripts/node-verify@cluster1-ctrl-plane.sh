@@ -67,6 +67,7 @@ changed() {
 # ---- end of library ----
 
 result hostname "$(hostname)"
+result machine "$(uname -m)"
 result address "$(ip -4 -o addr show dev "$IFACE" scope global | awk '{print $4}' | paste -sd, -)"
 result gateway "$(ip -4 route show default | awk '{print $3; exit}')"
 dns=$(resolvectl dns "$IFACE" 2>/dev/null | sed 's/^[^:]*://' | xargs || true)
