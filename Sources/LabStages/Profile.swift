@@ -223,3 +223,43 @@ extension Profile {
         }
     }
 }
+
+// The optional fields are written as explicit nulls, not left out: templates test them with
+// `{{#profile.kubernetes.dnsImageRepository}}`, and the strict render (`Templates`) refuses a name
+// the context does not have.
+extension Profile.Runtime {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(criSocket, forKey: .criSocket)
+        try c.encode(dockerAptRepository, forKey: .dockerAptRepository)
+        try c.encode(dockerGPGKey, forKey: .dockerGPGKey)
+        try c.encode(dockerPackageVersion, forKey: .dockerPackageVersion)
+        try c.encode(containerdPackageVersion, forKey: .containerdPackageVersion)
+        try c.encode(containerdURL, forKey: .containerdURL)
+        try c.encode(containerdServiceURL, forKey: .containerdServiceURL)
+        try c.encode(runcURL, forKey: .runcURL)
+        try c.encode(sources, forKey: .sources)
+    }
+}
+
+extension Profile.Kubernetes {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(install, forKey: .install)
+        try c.encode(binaryBaseURL, forKey: .binaryBaseURL)
+        try c.encode(kubeletServiceURL, forKey: .kubeletServiceURL)
+        try c.encode(kubeadmDropInURL, forKey: .kubeadmDropInURL)
+        try c.encode(crictlURL, forKey: .crictlURL)
+        try c.encode(aptRepository, forKey: .aptRepository)
+        try c.encode(aptKeyURL, forKey: .aptKeyURL)
+        try c.encode(packageVersion, forKey: .packageVersion)
+        try c.encode(cniPluginsURL, forKey: .cniPluginsURL)
+        try c.encode(kubeadmAPIVersion, forKey: .kubeadmAPIVersion)
+        try c.encode(imageRepository, forKey: .imageRepository)
+        try c.encode(dnsImageRepository, forKey: .dnsImageRepository)
+        try c.encode(kubeProxyMode, forKey: .kubeProxyMode)
+        try c.encode(sources, forKey: .sources)
+    }
+}

@@ -3,8 +3,11 @@ import LabKit
 
 /// Every script labctl runs in a guest, one per seed step.
 ///
-/// The order of the cases is the order `labctl up` runs them in (within their scope).
-/// `docs/stages.md` maps each to its seed section.
+/// Each script is one case and one row in `declaration`: its template, where it runs, sudo, deadline,
+/// the secret it reads, the manifests it embeds, its seed sections and summary. The rows have no
+/// defaults and the switch has no `default:` arm, so the compiler refuses a script without every
+/// property. The order of the cases is the order `labctl up` runs them in (within their scope);
+/// `docs/stages.md` ("Adding a script") has the recipe and maps each to its seed section.
 public enum StageScript: String, CaseIterable, Sendable, Codable {
     // Base image (seed 2.2-6), on the base VM.
     case baseAccess = "base-access"
@@ -38,6 +41,47 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
     case meshSample = "mesh-sample"
     case meshVerify = "mesh-verify"
 
+    /// Everything about one script. Every field is spelled out in every row.
+    public struct Declaration: Sendable {
+        /// The template file, `Resources/scripts/<template>.sh` (two scripts may share one).
+        public var template: String
+        /// What the script is rendered for and where it runs.
+        public var target: Target
+        /// Whether the script runs as root (`sudo -n`).
+        public var sudo: Bool
+        /// The longest the script may take; longer than the sum of its own bounded waits.
+        public var deadline: Duration
+        /// The secret the stage sends after the script on standard input, if any.
+        public var input: SecretInput?
+        /// Whether stdout is a secret that must never be logged (it is then passed on, not printed).
+        public var outputIsSecret: Bool
+        /// The manifests the script embeds (`{{{manifests.<key>}}}`).
+        public var manifests: [StageManifest]
+        /// The seed sections the script automates.
+        public var seed: String
+        public var summary: String
+    }
+
+    /// What a script is rendered for and the machine it runs on.
+    public enum Target: Sendable, Equatable {
+        /// The base VM (no cluster, no node), in the part of `base prepare` before that checkpoint.
+        case base(before: BaseCheckpoint)
+        /// Each selected node (`node:` required), on that node.
+        case node(NodeSelection)
+        /// One cluster (`cluster:` required), on `ClusterHost`; `nodes` are the cluster's nodes the
+        /// script names (`{{#waitNodes}}`).
+        case cluster(on: ClusterHost, nodes: NodeSelection)
+        /// The whole lab, on the mesh node.
+        case lab
+    }
+
+    /// The base VM's two checkpoints (seed 4.3 and 6.2): workers and control planes are cloned from them.
+    public enum BaseCheckpoint: Sendable, Equatable { case workers, controlPlanes }
+    /// Which nodes a script is rendered for (node scripts) or names (cluster scripts).
+    public enum NodeSelection: Sendable, Equatable { case all, workers, controlPlane }
+    /// Where a cluster script runs: its control plane, or the mesh node with the merged kubeconfig.
+    public enum ClusterHost: Sendable, Equatable { case controlPlane, meshNode }
+
     /// What a script is rendered for.
     public enum Scope: String, Sendable {
         /// The base VM (no cluster, no node).
@@ -50,127 +94,138 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
         case lab
     }
 
+    /// The table: one row per script.
+    public var declaration: Declaration {
+        switch self {
+        case .baseAccess:
+            Declaration(template: "base-access", target: .base(before: .workers), sudo: false, deadline: .seconds(120),
+                        input: .sudoPassword, outputIsSecret: false, manifests: [],
+                        seed: "2.2, 2.3", summary: "the lab's SSH key and passwordless sudo")
+        case .baseSwap:
+            Declaration(template: "base-swap", target: .base(before: .workers), sudo: true, deadline: .seconds(120),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "2.4", summary: "swap off, permanently")
+        case .baseNetwork:
+            Declaration(template: "base-network", target: .base(before: .workers), sudo: true, deadline: .seconds(120),
+                        input: nil, outputIsSecret: false, manifests: [.netplan],
+                        seed: "2.5", summary: "the base VM's static address")
+        case .baseKernel:
+            Declaration(template: "base-kernel", target: .base(before: .workers), sudo: true, deadline: .seconds(120),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "4.1", summary: "kernel modules and sysctls for Kubernetes")
+        case .baseRuntime:
+            Declaration(template: "base-runtime", target: .base(before: .workers), sudo: true, deadline: .seconds(1800),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "3", summary: "the container runtime with the systemd cgroup driver")
+        case .baseKubernetes:
+            Declaration(template: "base-kubernetes", target: .base(before: .workers), sudo: true, deadline: .seconds(1800),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "4.2", summary: "kubeadm, kubelet and kubectl, pinned")
+        case .baseTools:
+            Declaration(template: "base-tools", target: .base(before: .controlPlanes), sudo: true, deadline: .seconds(1800),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "5, 6", summary: "istioctl and k9s")
+        case .nodeIdentity:
+            Declaration(template: "node-identity", target: .node(.all), sudo: true, deadline: .seconds(120),
+                        input: nil, outputIsSecret: false, manifests: [.netplan],
+                        seed: "7.1-7.4", summary: "hosts, hostname, machine-id, SSH host keys and static address of a clone")
+        case .nodeVerify:
+            Declaration(template: "node-verify", target: .node(.all), sudo: false, deadline: .seconds(120),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "7.5", summary: "the node's identity as key=value lines")
+        case .kubeadmInit:
+            Declaration(template: "kubeadm-init", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(1200),
+                        input: nil, outputIsSecret: false, manifests: [.kubeadmConfig],
+                        seed: "8.1", summary: "kubeadm init and the lab user's kubeconfig")
+        case .cni:
+            Declaration(template: "cni", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(900),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "8.3", summary: "the pod network")
+        case .waitControlPlane:
+            Declaration(template: "wait-nodes", target: .cluster(on: .controlPlane, nodes: .controlPlane), sudo: true, deadline: .seconds(900),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "8.3 (watch kubectl get pods -A)", summary: "wait until the control plane node is Ready")
+        case .joinCommand:
+            Declaration(template: "join-command", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(120),
+                        input: nil, outputIsSecret: true, manifests: [],
+                        seed: "8.2", summary: "a fresh join command (secret output)")
+        case .kubeadmJoin:
+            Declaration(template: "kubeadm-join", target: .node(.workers), sudo: true, deadline: .seconds(900),
+                        input: .joinCommand, outputIsSecret: false, manifests: [],
+                        seed: "8.2", summary: "join a worker (secret input)")
+        case .waitNodes:
+            Declaration(template: "wait-nodes", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(900),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "8.3 (watch kubectl get pods -A)", summary: "wait until every node is Ready")
+        case .metallb:
+            Declaration(template: "metallb", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(900),
+                        input: nil, outputIsSecret: false, manifests: [.metallbPool],
+                        seed: "9", summary: "MetalLB and the cluster's address pool")
+        case .dnsCheck:
+            Declaration(template: "dns-check", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(600),
+                        input: nil, outputIsSecret: false, manifests: [.dnsutils],
+                        seed: "10", summary: "resolve kubernetes.default from a pod")
+        case .adminKubeconfig:
+            Declaration(template: "admin-kubeconfig", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(120),
+                        input: nil, outputIsSecret: true, manifests: [],
+                        seed: "11", summary: "print the admin kubeconfig (secret output)")
+        case .meshKubeconfig:
+            Declaration(template: "mesh-kubeconfig", target: .lab, sudo: false, deadline: .seconds(120),
+                        input: .kubeconfig, outputIsSecret: false, manifests: [],
+                        seed: "11", summary: "install the merged kubeconfig (secret input)")
+        case .istioCACerts:
+            Declaration(template: "istio-cacerts", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(120),
+                        input: .caCertificates, outputIsSecret: false, manifests: [],
+                        seed: "12.2, 12.3", summary: "istio-system, its network label and the cacerts secret (secret input)")
+        case .istioRootCheck:
+            Declaration(template: "istio-root-check", target: .lab, sudo: false, deadline: .seconds(120),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "12.4 (corrected)", summary: "both clusters share root-cert.pem")
+        case .istioInstall:
+            Declaration(template: "istio-install", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(900),
+                        input: nil, outputIsSecret: false, manifests: [.istioOperator],
+                        seed: "13.1, 13.4 (corrected)", summary: "Istio with this cluster's values, in this cluster's context")
+        case .istioEastWest:
+            Declaration(template: "istio-eastwest", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(900),
+                        input: nil, outputIsSecret: false, manifests: [.exposeServices],
+                        seed: "13.2, 13.3, 13.5, 13.6", summary: "the east-west gateway and exposed services")
+        case .istioRemoteSecret:
+            Declaration(template: "istio-remote-secret", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(120),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "13.7", summary: "this cluster's remote secret in every other cluster")
+        case .meshSample:
+            Declaration(template: "mesh-sample", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(900),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "14 (deploy)", summary: "the sample namespace, helloworld and the client")
+        case .meshVerify:
+            Declaration(template: "mesh-verify", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(600),
+                        input: nil, outputIsSecret: false, manifests: [],
+                        seed: "14 (verify)", summary: "cross-cluster calls until every helloworld version answered")
+        }
+    }
+
     public var scope: Scope {
-        switch self {
-        case .baseAccess, .baseSwap, .baseNetwork, .baseKernel, .baseRuntime, .baseKubernetes, .baseTools: .base
-        case .nodeIdentity, .nodeVerify, .kubeadmJoin: .node
-        case .istioRootCheck, .meshKubeconfig: .lab
-        default: .cluster
+        switch declaration.target {
+        case .base: .base
+        case .node: .node
+        case .cluster: .cluster
+        case .lab: .lab
         }
     }
 
-    /// Base-image scripts that run before the worker checkpoint (seed 4.3, `base.workerCheckpoint`):
-    /// everything a worker needs. Workers are cloned from that snapshot.
-    public static let baseForWorkers: [StageScript] = [.baseAccess, .baseSwap, .baseNetwork, .baseKernel, .baseRuntime, .baseKubernetes]
-    /// Base-image scripts between the worker and the control-plane checkpoint (seed 5, 6, 6.2).
-    public static let baseForControlPlanes: [StageScript] = [.baseTools]
-
-    /// The seed sections the script automates.
-    public var seed: String {
-        switch self {
-        case .baseAccess: "2.2, 2.3"
-        case .baseSwap: "2.4"
-        case .baseNetwork: "2.5"
-        case .baseKernel: "4.1"
-        case .baseRuntime: "3"
-        case .baseKubernetes: "4.2"
-        case .baseTools: "5, 6"
-        case .nodeIdentity: "7.1-7.4"
-        case .nodeVerify: "7.5"
-        case .kubeadmInit: "8.1"
-        case .cni: "8.3"
-        case .waitControlPlane, .waitNodes: "8.3 (watch kubectl get pods -A)"
-        case .joinCommand, .kubeadmJoin: "8.2"
-        case .metallb: "9"
-        case .dnsCheck: "10"
-        case .adminKubeconfig, .meshKubeconfig: "11"
-        case .istioCACerts: "12.2, 12.3"
-        case .istioRootCheck: "12.4 (corrected)"
-        case .istioInstall: "13.1, 13.4 (corrected)"
-        case .istioEastWest: "13.2, 13.3, 13.5, 13.6"
-        case .istioRemoteSecret: "13.7"
-        case .meshSample: "14 (deploy)"
-        case .meshVerify: "14 (verify)"
-        }
+    /// The base-image scripts before one of the base's checkpoints, in `base prepare` order.
+    public static func base(before checkpoint: BaseCheckpoint) -> [StageScript] {
+        allCases.filter { $0.declaration.target == .base(before: checkpoint) }
     }
 
-    public var summary: String {
-        switch self {
-        case .baseAccess: "the lab's SSH key and passwordless sudo"
-        case .baseSwap: "swap off, permanently"
-        case .baseNetwork: "the base VM's static address"
-        case .baseKernel: "kernel modules and sysctls for Kubernetes"
-        case .baseRuntime: "the container runtime with the systemd cgroup driver"
-        case .baseKubernetes: "kubeadm, kubelet and kubectl, pinned"
-        case .baseTools: "istioctl and k9s"
-        case .nodeIdentity: "hosts, hostname, machine-id, SSH host keys and static address of a clone"
-        case .nodeVerify: "the node's identity as key=value lines"
-        case .kubeadmInit: "kubeadm init and the lab user's kubeconfig"
-        case .cni: "the pod network"
-        case .waitControlPlane: "wait until the control plane node is Ready"
-        case .joinCommand: "a fresh join command (secret output)"
-        case .kubeadmJoin: "join a worker (secret input)"
-        case .waitNodes: "wait until every node is Ready"
-        case .metallb: "MetalLB and the cluster's address pool"
-        case .dnsCheck: "resolve kubernetes.default from a pod"
-        case .adminKubeconfig: "print the admin kubeconfig (secret output)"
-        case .meshKubeconfig: "install the merged kubeconfig (secret input)"
-        case .istioCACerts: "istio-system, its network label and the cacerts secret (secret input)"
-        case .istioRootCheck: "both clusters share root-cert.pem"
-        case .istioInstall: "Istio with this cluster's values, in this cluster's context"
-        case .istioEastWest: "the east-west gateway and exposed services"
-        case .istioRemoteSecret: "this cluster's remote secret in every other cluster"
-        case .meshSample: "the sample namespace, helloworld and the client"
-        case .meshVerify: "cross-cluster calls until every helloworld version answered"
-        }
-    }
-
-    /// The template file, `Resources/scripts/<file>.sh` (two scripts share `wait-nodes`).
-    var templateName: String {
-        switch self {
-        case .waitControlPlane: "wait-nodes"
-        default: rawValue
-        }
-    }
-
-    /// Whether the script runs as root (`sudo -n`).
-    public var sudo: Bool {
-        switch self {
-        case .baseAccess, .nodeVerify, .meshKubeconfig, .istioCACerts, .istioRootCheck, .istioInstall, .istioEastWest,
-             .istioRemoteSecret, .meshSample, .meshVerify:
-            false
-        default:
-            true
-        }
-    }
-
-    /// The longest the script may take; longer than the sum of its own bounded waits.
-    public var deadline: Duration {
-        switch self {
-        case .baseRuntime, .baseKubernetes, .baseTools: .seconds(1800)
-        case .kubeadmInit: .seconds(1200)
-        case .kubeadmJoin, .cni, .waitControlPlane, .waitNodes, .metallb, .istioInstall, .istioEastWest, .meshSample: .seconds(900)
-        case .dnsCheck, .meshVerify: .seconds(600)
-        case .nodeIdentity, .baseAccess, .baseSwap, .baseNetwork, .baseKernel: .seconds(120)
-        default: .seconds(120)
-        }
-    }
-
-    /// The secret the stage sends after the script on standard input, if any.
-    public var input: SecretInput? {
-        switch self {
-        case .baseAccess: .sudoPassword
-        case .kubeadmJoin: .joinCommand
-        case .meshKubeconfig: .kubeconfig
-        case .istioCACerts: .caCertificates
-        default: nil
-        }
-    }
-
-    /// Whether stdout is a secret that must never be logged (it is then passed on, not printed).
-    public var outputIsSecret: Bool {
-        self == .joinCommand || self == .adminKubeconfig
-    }
+    public var seed: String { declaration.seed }
+    public var summary: String { declaration.summary }
+    var templateName: String { declaration.template }
+    public var sudo: Bool { declaration.sudo }
+    public var deadline: Duration { declaration.deadline }
+    public var input: SecretInput? { declaration.input }
+    public var outputIsSecret: Bool { declaration.outputIsSecret }
+    public var manifests: [StageManifest] { declaration.manifests }
 }
 
 /// A secret a script reads from standard input, after its own text.

@@ -1,6 +1,5 @@
 import Foundation
 import LabKit
-import Mustache
 
 /// A script rendered for one lab, cluster or node: what the stage engine runs over SSH.
 ///
@@ -97,23 +96,20 @@ public struct StageScripts: Sendable {
     /// cluster scripts take `cluster`; lab scripts take neither.
     public func render(_ script: StageScript, cluster clusterName: String? = nil, node nodeName: String? = nil) throws -> RenderedScript {
         let (cluster, node) = try resolve(script, cluster: clusterName, node: nodeName)
-        var context = try baseContext(script: script, cluster: cluster, node: node)
-        let host = try host(for: script, cluster: cluster, node: node)
-        context["target"] = host
+        var context = try context(script: script, cluster: cluster, node: node)
 
         var manifests: [String: String] = [:]
         for manifest in script.manifests {
-            manifests[manifest.rawValue] = try Self.render(template: manifest.templateName, kind: "manifests", context: context)
+            manifests[manifest.rawValue] = try Templates.render(manifest.templateName, kind: "manifests", context: context)
         }
-        var embedded: [String: Any] = [:]
-        for (name, text) in manifests {
-            embedded[StageManifest(rawValue: name)?.contextKey ?? name] = text.hasSuffix("\n") ? String(text.dropLast()) : text
-        }
-        context["manifests"] = embedded
-        let text = try Self.render(template: script.templateName, kind: "scripts", context: context)
+        context.manifests = Dictionary(uniqueKeysWithValues: script.manifests.map { manifest in
+            let text = manifests[manifest.rawValue] ?? ""
+            return (manifest.contextKey, text.hasSuffix("\n") ? String(text.dropLast()) : text)
+        })
+        let text = try Templates.render(script.templateName, kind: "scripts", context: context)
         let suffix = script.scope == .cluster ? cluster?.name : node?.name
         return RenderedScript(
-            script: script, name: suffix.map { "\(script.rawValue)@\($0)" } ?? script.rawValue, host: host, text: text,
+            script: script, name: suffix.map { "\(script.rawValue)@\($0)" } ?? script.rawValue, host: context.target, text: text,
             secrets: [], sudo: script.sudo, deadline: script.deadline, input: script.input,
             outputIsSecret: script.outputIsSecret, manifests: manifests)
     }
@@ -131,12 +127,11 @@ public struct StageScripts: Sendable {
     public func renderAll() throws -> [RenderedScript] {
         var out: [RenderedScript] = []
         for script in StageScript.allCases {
-            switch script.scope {
+            switch script.declaration.target {
             case .base, .lab:
                 out.append(try render(script))
-            case .node:
-                let nodes = script == .kubeadmJoin ? lab.clusters.flatMap(\.workers) : lab.nodes
-                for node in nodes { out.append(try render(script, node: node.name)) }
+            case .node(let selection):
+                for node in lab.nodes where Self.selects(selection, node) { out.append(try render(script, node: node.name)) }
             case .cluster:
                 for cluster in lab.clusters { out.append(try render(script, cluster: cluster.name)) }
             }
@@ -144,17 +139,25 @@ public struct StageScripts: Sendable {
         return out
     }
 
+    static func selects(_ selection: StageScript.NodeSelection, _ node: NodeSpec) -> Bool {
+        switch selection {
+        case .all: true
+        case .workers: node.role == .worker
+        case .controlPlane: node.role == .controlPlane
+        }
+    }
+
     // MARK: - Resolution
 
-    private func resolve(_ script: StageScript, cluster: String?, node: String?) throws -> (ClusterSpec?, NodeSpec?) {
+    func resolve(_ script: StageScript, cluster: String?, node: String?) throws -> (ClusterSpec?, NodeSpec?) {
         let where_ = "\(script.rawValue)"
-        switch script.scope {
+        switch script.declaration.target {
         case .base, .lab:
             guard cluster == nil, node == nil else {
                 throw LabError(.internalError, "\(where_) is rendered for the whole lab, without a cluster or node", location: where_)
             }
             return (nil, nil)
-        case .node:
+        case .node(let selection):
             guard let node, cluster == nil || lab.node(named: node).flatMap(lab.cluster(of:))?.name == cluster else {
                 throw LabError(.internalError, "\(where_) is rendered for one node", location: where_)
             }
@@ -162,8 +165,8 @@ public struct StageScripts: Sendable {
                 throw LabError(.notFound, "no node '\(node)' in lab \(lab.name)", location: "lab.json: clusters[].nodes",
                                hint: "nodes: \(lab.nodes.map(\.name).joined(separator: ", "))")
             }
-            if script == .kubeadmJoin, spec.role != .worker {
-                throw LabError(.invalidInput, "\(node) is a control plane; only workers join", location: where_)
+            guard Self.selects(selection, spec) else {
+                throw LabError(.invalidInput, "\(where_) runs on \(selection) nodes only; \(node) is a \(spec.role.rawValue)", location: where_)
             }
             return (owner, spec)
         case .cluster:
@@ -182,14 +185,15 @@ public struct StageScripts: Sendable {
     }
 
     private func host(for script: StageScript, cluster: ClusterSpec?, node: NodeSpec?) throws -> String {
-        switch script {
-        case .istioCACerts, .istioRootCheck, .istioInstall, .istioEastWest, .istioRemoteSecret, .meshSample, .meshVerify, .meshKubeconfig:
+        switch script.declaration.target {
+        case .base:
+            return lab.base.name
+        case .lab, .cluster(on: .meshNode, nodes: _):
             guard let mesh = meshNode else {
                 throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: "lab.json: clusters")
             }
             return mesh.name
-        default:
-            if script.scope == .base { return lab.base.name }
+        case .node, .cluster(on: .controlPlane, nodes: _):
             guard let node else { throw LabError(.internalError, "\(script.rawValue) has no node to run on") }
             return node.name
         }
@@ -197,81 +201,60 @@ public struct StageScripts: Sendable {
 
     // MARK: - Context
 
-    private func baseContext(script: StageScript, cluster: ClusterSpec?, node: NodeSpec?) throws -> [String: Any] {
-        let profileJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(profile))
-        var context: [String: Any] = [
-            "script": ["id": script.rawValue, "summary": script.summary, "seed": script.seed],
-            "lab": ["name": lab.name, "user": lab.ssh.user, "publicKey": publicKey ?? ""],
-            "profile": profileJSON,
-            "guest": ["arch": profile.arch.rawValue, "uname": profile.arch.unameMachine],
-            "network": [
-                "prefix": lab.network.subnet.prefixLength, "gateway": lab.network.gateway.description,
-                "dnsList": lab.network.dns.map(\.description).joined(separator: ", "),
-            ] as [String: Any],
-            "flags": [
-                "docker": profile.runtime.kind == .docker, "containerd": profile.runtime.kind == .containerd,
-                "k8sBinaries": profile.kubernetes.install == .binaries, "k8sApt": profile.kubernetes.install == .apt,
-                "weave": profile.cni.kind == .weave, "flannel": profile.cni.kind == .flannel,
-                "metallbConfigMap": profile.metallb.config == .configmap, "metallbCRDs": profile.metallb.config == .crds,
-                "ipvs": profile.kubernetes.kubeProxyMode == "ipvs",
-                "netplanGateway4": profile.os.netplanGateway == .gateway4,
-                "eastwestMeshClusterNetwork": profile.istio.eastWestGatewayFlags == .meshClusterNetwork,
-            ],
-            "hosts": lab.nodes.map { ["address": $0.address.description, "name": $0.name] },
-            "clusters": lab.clusters.map { ["name": $0.name, "network": $0.network] },
-            "firstCluster": lab.clusters.first?.name ?? "",
-            // The clusters compared with the first one (comparing it with itself proves nothing).
-            "clustersAfterFirst": lab.clusters.dropFirst().map { ["name": $0.name] },
-            "mesh": [
-                "id": lab.mesh.id, "node": meshNode?.name ?? "", "kubeconfig": Self.meshKubeconfigPath,
-                "versions": Self.helloworldVersions(count: lab.clusters.count),
-                "versionList": Self.helloworldVersions(count: lab.clusters.count).joined(separator: ","),
-                "tries": Self.verifyTries,
-            ] as [String: Any],
-            "istio": [
-                "dir": "/opt/istio-\(profile.istio.version)",
-                "remoteSecretCommand": profile.istio.remoteSecretCommand.joined(separator: " "),
-            ],
-        ]
-        var base: [String: Any] = ["name": lab.base.name, "interface": lab.base.interface]
-        if let address = lab.base.address { base["address"] = address.description }
-        context["base"] = base
-        if script.scope == .base {
-            var host: [String: Any] = ["name": lab.base.name, "interface": lab.base.interface]
-            if let address = lab.base.address { host["address"] = address.description }
-            context["host"] = host
-        }
+    func context(script: StageScript, cluster: ClusterSpec?, node: NodeSpec?) throws -> ScriptContext {
+        let versions = Self.helloworldVersions(count: lab.clusters.count)
+        let base = ScriptContext.Machine(name: lab.base.name, interface: lab.base.interface, address: lab.base.address?.description)
+        var context = ScriptContext(
+            script: .init(id: script.rawValue, summary: script.summary, seed: script.seed),
+            lab: .init(name: lab.name, user: lab.ssh.user, publicKey: publicKey ?? ""),
+            profile: profile,
+            guest: .init(arch: profile.arch.rawValue, uname: profile.arch.unameMachine),
+            network: .init(prefix: lab.network.subnet.prefixLength, gateway: lab.network.gateway.description,
+                           dnsList: lab.network.dns.map(\.description).joined(separator: ", ")),
+            flags: .init(
+                docker: profile.runtime.kind == .docker, containerd: profile.runtime.kind == .containerd,
+                k8sBinaries: profile.kubernetes.install == .binaries, k8sApt: profile.kubernetes.install == .apt,
+                weave: profile.cni.kind == .weave, flannel: profile.cni.kind == .flannel,
+                metallbConfigMap: profile.metallb.config == .configmap, metallbCRDs: profile.metallb.config == .crds,
+                ipvs: profile.kubernetes.kubeProxyMode == "ipvs",
+                netplanGateway4: profile.os.netplanGateway == .gateway4,
+                eastwestMeshClusterNetwork: profile.istio.eastWestGatewayFlags == .meshClusterNetwork),
+            hosts: lab.nodes.map { .init(address: $0.address.description, name: $0.name) },
+            clusters: lab.clusters.map { .init(name: $0.name, network: $0.network) },
+            firstCluster: lab.clusters.first?.name ?? "",
+            clustersAfterFirst: lab.clusters.dropFirst().map { .init(name: $0.name) },
+            mesh: .init(id: lab.mesh.id, node: meshNode?.name ?? "", kubeconfig: Self.meshKubeconfigPath, versions: versions,
+                        versionList: versions.joined(separator: ","), tries: Self.verifyTries),
+            istio: .init(dir: "/opt/istio-\(profile.istio.version)", remoteSecretCommand: profile.istio.remoteSecretCommand.joined(separator: " ")),
+            base: base,
+            target: try host(for: script, cluster: cluster, node: node))
+        if script.scope == .base { context.host = base }
         if let node {
-            let n: [String: Any] = ["name": node.name, "address": node.address.description, "interface": lab.base.interface,
-                                    "role": node.role.rawValue]
-            context["node"] = n
-            if script.scope == .node { context["host"] = n }
+            context.node = .init(name: node.name, address: node.address.description, interface: lab.base.interface, role: node.role.rawValue)
+            if script.scope == .node {
+                context.host = .init(name: node.name, interface: lab.base.interface, address: node.address.description)
+            }
         }
         if let cluster {
             guard let index = lab.clusters.firstIndex(of: cluster) else {
                 throw LabError(.internalError, "cluster \(cluster.name) is not in the lab")
             }
-            let cp = cluster.controlPlane
-            var c: [String: Any] = [
-                "name": cluster.name, "network": cluster.network,
-                "podSubnet": cluster.podSubnet.description, "serviceSubnet": cluster.serviceSubnet.description,
-                "metallb": cluster.metallb.map(\.description),
-                "metallbList": cluster.metallb.map(\.description).joined(separator: ","),
-                "kubernetesServiceIP": cluster.serviceSubnet.host(1).description,
-                "controlPlane": cp?.name ?? "",
-                "apiServer": cp.map { "https://\($0.address):6443" } ?? "",
-            ]
-            let versions = Self.helloworldVersions(count: lab.clusters.count)
-            if script == .meshSample {
-                guard index < versions.count else {
-                    throw LabError(.unsupported, "Istio's helloworld sample has versions v1 and v2 only; the mesh check needs one per cluster",
-                                   location: "lab.json: clusters[\(index)]", hint: "the mesh verification supports two clusters")
-                }
+            if script == .meshSample, index >= versions.count {
+                throw LabError(.unsupported, "Istio's helloworld sample has versions v1 and v2 only; the mesh check needs one per cluster",
+                               location: "lab.json: clusters[\(index)]", hint: "the mesh verification supports two clusters")
             }
-            c["helloworldVersion"] = index < versions.count ? versions[index] : ""
-            context["cluster"] = c
-            context["otherClusters"] = lab.clusters.filter { $0.name != cluster.name }.map { ["name": $0.name] }
-            context["waitNodes"] = script == .waitControlPlane ? [cp?.name ?? ""] : cluster.nodes.map(\.name)
+            let cp = cluster.controlPlane
+            context.cluster = .init(
+                name: cluster.name, network: cluster.network,
+                podSubnet: cluster.podSubnet.description, serviceSubnet: cluster.serviceSubnet.description,
+                metallb: cluster.metallb.map(\.description), metallbList: cluster.metallb.map(\.description).joined(separator: ","),
+                kubernetesServiceIP: cluster.serviceSubnet.host(1).description,
+                controlPlane: cp?.name ?? "", apiServer: cp.map { "https://\($0.address):6443" } ?? "",
+                helloworldVersion: index < versions.count ? versions[index] : "")
+            context.otherClusters = lab.clusters.filter { $0.name != cluster.name }.map { .init(name: $0.name) }
+            if case .cluster(_, let selection) = script.declaration.target {
+                context.waitNodes = cluster.nodes.filter { Self.selects(selection, $0) }.map(\.name)
+            }
         }
         return context
     }
@@ -310,50 +293,6 @@ public struct StageScripts: Sendable {
     static func isSafe(_ s: String, extra: String) -> Bool {
         s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || extra.contains($0)) }
     }
-
-    // MARK: - Templates
-
-    /// Partials shared by the scripts (`{{> _lib}}`).
-    static let partials = ["_header", "_lib", "_oscheck", "_netplan", "_mesh", "_archcheck"]
-
-    static func render(template name: String, kind: String, context: [String: Any]) throws -> String {
-        let library = try library()
-        guard let text = library.render(context, withTemplate: "\(kind)/\(name)") else {
-            throw LabError(.internalError, "no embedded template \(kind)/\(name)", location: "Sources/LabStages/Resources/\(kind)")
-        }
-        return text
-    }
-
-    static func templateText(_ kind: String, _ file: String) throws -> String {
-        guard let url = EmbeddedResources.url(kind, file),
-              let text = try? String(contentsOf: url, encoding: .utf8)
-        else {
-            throw LabError(.internalError, "missing embedded resource \(kind)/\(file)", location: "Sources/LabStages/Resources/\(kind)/\(file)")
-        }
-        return text
-    }
-
-    /// Every template, parsed once. Text content type: nothing is HTML-escaped.
-    static func library() throws -> MustacheLibrary {
-        var library = MustacheLibrary()
-        let pragma = "{{% CONTENT_TYPE: TEXT}}\n"
-        do {
-            for partial in partials {
-                try library.register(pragma + templateText("scripts", partial + ".sh"), named: partial)
-            }
-            for script in Set(StageScript.allCases.map(\.templateName)) {
-                try library.register(pragma + templateText("scripts", script + ".sh"), named: "scripts/\(script)")
-            }
-            for manifest in StageManifest.allCases {
-                try library.register(pragma + templateText("manifests", manifest.templateName), named: "manifests/\(manifest.templateName)")
-            }
-        } catch let error as LabError {
-            throw error
-        } catch {
-            throw LabError(.internalError, "an embedded template does not parse", location: "Sources/LabStages/Resources", cause: "\(error)")
-        }
-        return library
-    }
 }
 
 /// The manifests the scripts embed.
@@ -366,29 +305,9 @@ public enum StageManifest: String, CaseIterable, Sendable {
     case exposeServices = "expose-services"
 
     var templateName: String { rawValue + ".yaml" }
+    /// `{{{manifests.<contextKey>}}}`: the file name in lowerCamelCase (`kubeadm-config` → `kubeadmConfig`).
     var contextKey: String {
-        switch self {
-        case .netplan: "netplan"
-        case .kubeadmConfig: "kubeadmConfig"
-        case .metallbPool: "metallbPool"
-        case .dnsutils: "dnsutils"
-        case .istioOperator: "istioOperator"
-        case .exposeServices: "exposeServices"
-        }
-    }
-}
-
-extension StageScript {
-    /// The manifests this script embeds.
-    public var manifests: [StageManifest] {
-        switch self {
-        case .baseNetwork, .nodeIdentity: [.netplan]
-        case .kubeadmInit: [.kubeadmConfig]
-        case .metallb: [.metallbPool]
-        case .dnsCheck: [.dnsutils]
-        case .istioInstall: [.istioOperator]
-        case .istioEastWest: [.exposeServices]
-        default: []
-        }
+        let words = rawValue.split(separator: "-")
+        return (words.first.map(String.init) ?? "") + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 }

@@ -244,6 +244,13 @@ enum ProgressEvents {
     static func parse(_ text: String) -> [[String: Any]] {
         text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
+
+    /// The stages the run planned (its `runStarted` instances, in graph order, without their scope):
+    /// the real stage array, so no test keeps its own list of stage ids.
+    static func planned(_ text: String) -> [String] {
+        let started = parse(text).first { $0["event"] as? String == "runStarted" }
+        return (started?["instances"] as? [String] ?? []).map { String($0.split(separator: "@").first ?? "") }
+    }
 }
 
 /// What a guest says about itself (read with nsenter, not the network).

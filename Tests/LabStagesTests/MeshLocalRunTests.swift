@@ -160,8 +160,8 @@ struct MeshLocalRunTests {
     /// The mesh group behind no-op stand-ins for the Kubernetes group's lab stages.
     static func stages(_ services: LabServices) -> [Stage] {
         [
-            Stage(id: MeshStages.kubeconfigStage, scope: .lab, probe: { _ in .unknown }, action: { _ in }),
-            Stage(id: MeshStages.kubeconfigCheckpointStage, scope: .lab, dependencies: [.init(MeshStages.kubeconfigStage)],
+            Stage(id: KubernetesStages.ID.kubeconfig, scope: .lab, probe: { _ in .unknown }, action: { _ in }),
+            Stage(id: KubernetesStages.ID.kubeconfigCheckpoint, scope: .lab, dependencies: [.init(KubernetesStages.ID.kubeconfig)],
                   probe: { _ in .unknown }, action: { _ in }),
         ] + MeshStages.stages(services)
     }

@@ -20,8 +20,8 @@ import Testing
         .init(name: "cluster2", nodes: ["cluster2-ctrl-plane", "cluster2-worker-node01"]),
     ])
 
-    /// The Kubernetes group's shape (branch k8s) in front of the real mesh layout.
-    static func stages(_ ran: Ran) -> [Stage] {
+    /// The Kubernetes group's shape in front of the real mesh stages, every action and probe replaced by a recorder.
+    static func stages(_ ran: Ran) throws -> [Stage] {
         func stage(_ id: String, _ scope: StageScope.Kind, _ deps: [StageDependency]) -> Stage {
             Stage(id: id, scope: scope, dependencies: deps, deadline: .seconds(10), probe: { _ in .unknown },
                   action: { ctx in await ran.add(ctx.instance) })
@@ -29,15 +29,16 @@ import Testing
         let k8s = [
             stage("node.checkpoint", .node, []),
             stage("cluster.checkpoint", .cluster, [.init("node.checkpoint", .nodesOfCluster)]),
-            stage(MeshStages.kubeconfigStage, .lab, [.init("cluster.checkpoint", .allClusters)]),
-            stage(MeshStages.kubeconfigCheckpointStage, .lab, [.init(MeshStages.kubeconfigStage)]),
+            stage(KubernetesStages.ID.kubeconfig, .lab, [.init("cluster.checkpoint", .allClusters)]),
+            stage(KubernetesStages.ID.kubeconfigCheckpoint, .lab, [.init(KubernetesStages.ID.kubeconfig)]),
         ]
-        return k8s + MeshStages.layout.map { stage($0.id, $0.scope, $0.dependencies) }
+        let mesh = try MeshStages.stages(KubernetesStagesTests.services())
+        return k8s + mesh.map { stage($0.id, $0.scope, $0.dependencies) }
     }
 
-    @Test func layoutCoversEveryStageOnce() {
-        #expect(MeshStages.layout.map(\.id) == MeshStages.ID.all)
-        #expect(Set(MeshStages.ID.all).count == MeshStages.ID.all.count)
+    @Test func everyStageIdOnce() throws {
+        let ids = try MeshStages.stages(KubernetesStagesTests.services()).map(\.id)
+        #expect(Set(ids).count == ids.count)
     }
 
     @Test func upOrdersSecretBeforeInstallAndRebuildOfCluster2LeavesCluster1Installed() async throws {
@@ -45,7 +46,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let paths = LabPaths(root: dir)
         let ran = Ran()
-        let stages = Self.stages(ran)
+        let stages = try Self.stages(ran)
         let first = try await LabRun.run(stages: stages, topology: Self.topology, paths: paths, onEvent: { _ in })
         #expect(first.outcome == .succeeded)
         let order = await ran.take()

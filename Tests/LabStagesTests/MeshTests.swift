@@ -59,7 +59,7 @@ import Yams
         Set(commands(text).filter { $0.contains(tool + " ") }.flatMap { $0.matches(of: /--context=([A-Za-z0-9._-]+)/).map { String($0.output.1) } })
     }
 
-    @Test(arguments: ["seed-2021", "current"])
+    @Test(arguments: Fixture.profiles)
     func everyIstioCommandForClusterXUsesOnlyXsContextAndValues(profile: String) throws {
         let scripts = try Fixture.scripts(profile: profile)
         let lab = scripts.lab

@@ -25,7 +25,7 @@ import Yams
         #expect(result.status == 0, "shellcheck found problems:\n\(result.stdout)\(result.stderr)")
     }
 
-    @Test(arguments: ["seed-2021", "current"])
+    @Test(arguments: Fixture.profiles)
     func everyScriptIsStrictAndIdempotencyMinded(profile: String) throws {
         for script in try Fixture.scripts(profile: profile).renderAll() {
             let lines = script.text.split(separator: "\n").map(String.init)
@@ -39,7 +39,7 @@ import Yams
         }
     }
 
-    @Test(arguments: ["seed-2021", "current"])
+    @Test(arguments: Fixture.profiles)
     func manifestsParseAsYAMLAndMetalLBPoolsEqualLabJSON(profile: String) throws {
         let scripts = try Fixture.scripts(profile: profile)
         var manifests = 0
@@ -243,7 +243,7 @@ import Yams
 extension ScriptTests {
     @Test func basePhasesCoverEveryBaseScriptInOrder() {
         let base = StageScript.allCases.filter { $0.scope == .base }
-        #expect(StageScript.baseForWorkers + StageScript.baseForControlPlanes == base)
-        #expect(!StageScript.baseForWorkers.contains(.baseTools), "istioctl and k9s come after snapshot#1 (seed 4.3)")
+        #expect(StageScript.base(before: .workers) + StageScript.base(before: .controlPlanes) == base)
+        #expect(!StageScript.base(before: .workers).contains(.baseTools), "istioctl and k9s come after snapshot#1 (seed 4.3)")
     }
 }

@@ -10,7 +10,7 @@ import Testing
     static let hash = "sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
     static let joinLine = "kubeadm join 194.89.64.11:6443 --token \(token) --discovery-token-ca-cert-hash \(hash) "
 
-    @Test(arguments: ["seed-2021", "current"])
+    @Test(arguments: Fixture.profiles)
     func joinTokensAppearOnlyInTheSecretInput(profile: String) throws {
         let all = try Fixture.scripts(profile: profile).renderAll()
         for script in all {

@@ -12,7 +12,8 @@ enum Fixture {
 
     static let goldenSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden").path
 
-    static let profiles = ["seed-2021", "current"]
+    /// The profiles shipped in `Sources/LabStages/Resources/profiles`.
+    static let profiles = Profile.builtInNames
 
     /// A syntactically valid, made-up public key (never used to log in anywhere).
     static let publicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhYmN0bC10ZXN0LWtleS1ub3QtYS1yZWFsLWtleQ labctl@test"

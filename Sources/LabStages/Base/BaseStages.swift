@@ -30,12 +30,10 @@ public enum BaseStages {
     public enum ID {
         public static let workerCheckpoint = "base.worker-checkpoint"
         public static let controlPlaneCheckpoint = "base.control-plane-checkpoint"
-        /// `base.access`, `base.swap`, … for the scripts of `StageScript.baseForWorkers`/`baseForControlPlanes`.
+        /// `base.access`, `base.swap`, … for the base scripts (`StageScript.base(before:)`).
         public static func script(_ s: StageScript) -> String { "base." + s.rawValue.replacingOccurrences(of: "base-", with: "") }
-        public static var first: String { script(StageScript.baseForWorkers[0]) }
-        public static var all: [String] {
-            StageScript.baseForWorkers.map(script) + [workerCheckpoint] + StageScript.baseForControlPlanes.map(script) + [controlPlaneCheckpoint]
-        }
+        /// Where `base prepare --force` starts: the first base script.
+        public static var first: String { StageScript.base(before: .workers).first.map(script) ?? workerCheckpoint }
     }
 
     public static func stages(_ s: LabServices, hooks: BasePrepareHooks) -> [Stage] {
@@ -49,30 +47,26 @@ public enum BaseStages {
             stages.append(stage)
             previous = stage.id
         }
-        for script in StageScript.baseForWorkers {
-            add(Stage(id: ID.script(script), scope: .lab, deadline: script.deadline + t.start + t.firstContact * 2,
-                      summary: "\(script.summary) (seed \(script.seed))",
-                      retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
-                      probe: { _ in await ops.probeBefore(s.lab.base.workerCheckpoint) },
-                      action: { ctx in try await ops.run(script, ctx) }))
+        func scripts(before checkpoint: StageScript.BaseCheckpoint, _ name: String) {
+            for script in StageScript.base(before: checkpoint) {
+                add(Stage(id: ID.script(script), scope: .lab, deadline: script.deadline + t.start + t.firstContact * 2,
+                          summary: "\(script.summary) (seed \(script.seed))",
+                          retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
+                          probe: { _ in await ops.probeBefore(name) },
+                          action: { ctx in try await ops.run(script, ctx) }))
+            }
         }
-        add(Stage(id: ID.workerCheckpoint, scope: .lab, deadline: t.vmrun * 3 + t.start,
-                  summary: "shut the base down and take \(s.lab.base.workerCheckpoint), the workers' clone source (seed 4.3)",
-                  retry: RetryPolicy(attempts: 2),
-                  probe: { _ in await ops.checkpointProbe(s.lab.base.workerCheckpoint) },
-                  action: { ctx in try await ops.checkpoint(s.lab.base.workerCheckpoint, ctx) }))
-        for script in StageScript.baseForControlPlanes {
-            add(Stage(id: ID.script(script), scope: .lab, deadline: script.deadline + t.start + t.firstContact * 2,
-                      summary: "\(script.summary) (seed \(script.seed))",
-                      retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
-                      probe: { _ in await ops.probeBefore(s.lab.base.controlPlaneCheckpoint) },
-                      action: { ctx in try await ops.run(script, ctx) }))
+        func checkpoint(_ id: String, _ name: String, _ summary: String) {
+            add(Stage(id: id, scope: .lab, deadline: t.vmrun * 3 + t.start,
+                      summary: "shut the base down and take \(name), \(summary)",
+                      retry: RetryPolicy(attempts: 2),
+                      probe: { _ in await ops.checkpointProbe(name) },
+                      action: { ctx in try await ops.checkpoint(name, ctx) }))
         }
-        add(Stage(id: ID.controlPlaneCheckpoint, scope: .lab, deadline: t.vmrun * 3 + t.start,
-                  summary: "shut the base down and take \(s.lab.base.controlPlaneCheckpoint), the control planes' clone source (seed 6.2)",
-                  retry: RetryPolicy(attempts: 2),
-                  probe: { _ in await ops.checkpointProbe(s.lab.base.controlPlaneCheckpoint) },
-                  action: { ctx in try await ops.checkpoint(s.lab.base.controlPlaneCheckpoint, ctx) }))
+        scripts(before: .workers, s.lab.base.workerCheckpoint)
+        checkpoint(ID.workerCheckpoint, s.lab.base.workerCheckpoint, "the workers' clone source (seed 4.3)")
+        scripts(before: .controlPlanes, s.lab.base.controlPlaneCheckpoint)
+        checkpoint(ID.controlPlaneCheckpoint, s.lab.base.controlPlaneCheckpoint, "the control planes' clone source (seed 6.2)")
         return stages
     }
 

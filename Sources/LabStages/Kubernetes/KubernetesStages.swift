@@ -34,7 +34,6 @@ public enum KubernetesStages {
         public static let checkpoint = "cluster.checkpoint"
         public static let kubeconfig = "lab.kubeconfig"
         public static let kubeconfigCheckpoint = "lab.kubeconfig-checkpoint"
-        public static let all = [initControlPlane, join, cni, ready, metallb, dnsCheck, checkpoint, kubeconfig, kubeconfigCheckpoint]
     }
 
     public static func stages(_ s: LabServices) -> [Stage] {
@@ -44,12 +43,10 @@ public enum KubernetesStages {
         let workers = Set(s.lab.nodes.filter { $0.role == .worker }.map(\.name))
         let onlyControlPlanes: @Sendable (StageScope, LabTopology) -> Bool = { scope, _ in controlPlanes.contains(scope.name) }
         let onlyWorkers: @Sendable (StageScope, LabTopology) -> Bool = { scope, _ in workers.contains(scope.name) }
-        // Scripts have their own deadline (StageScript.deadline); the stage adds a connect.
-        func scripted(_ scripts: StageScript...) -> Duration { scripts.reduce(t.connect * 2) { $0 + $1.deadline } }
         let nodeCount = max(1, s.lab.clusters.map(\.nodes.count).max() ?? 1)
         return [
             Stage(id: ID.initControlPlane, scope: .node, dependencies: [.init(NodeStages.ID.checkpoint)],
-                  deadline: scripted(.kubeadmInit),
+                  deadline: t.scripted(.kubeadmInit),
                   summary: "kubeadm init on the control plane and the lab user's kubeconfig (seed 8.1)",
                   applies: onlyControlPlanes,
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
@@ -57,33 +54,33 @@ public enum KubernetesStages {
                   action: { ctx in try await ops.initControlPlane(ctx) }),
             Stage(id: ID.join, scope: .node,
                   dependencies: [.init(NodeStages.ID.checkpoint), .init(ID.initControlPlane, .nodesOfCluster)],
-                  deadline: scripted(.joinCommand, .kubeadmJoin),
+                  deadline: t.scripted(.joinCommand, .kubeadmJoin),
                   summary: "join the worker with a fresh token (seed 8.2; the join command is a secret)",
                   applies: onlyWorkers,
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.joinProbe(ctx) },
                   action: { ctx in try await ops.join(ctx) }),
             Stage(id: ID.cni, scope: .cluster, dependencies: [.init(ID.initControlPlane, .nodesOfCluster)],
-                  deadline: scripted(.cni),
+                  deadline: t.scripted(.cni),
                   summary: "the pod network: \(s.scripts.profile.cni.kind.rawValue) \(s.scripts.profile.cni.version) (seed 8.3)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.cniProbe(ctx) },
                   action: { ctx in try await ops.cni(ctx) }),
             Stage(id: ID.ready, scope: .cluster,
                   dependencies: [.init(ID.cni), .init(ID.join, .nodesOfCluster)],
-                  deadline: scripted(.waitNodes) + .seconds(Int64(30 * nodeCount)),
+                  deadline: t.scripted(.waitNodes) + .seconds(Int64(30 * nodeCount)),
                   summary: "every node of the cluster Ready and CoreDNS rolled out, within a deadline (seed 8.3)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.readyProbe(ctx) },
                   action: { ctx in try await ops.ready(ctx) }),
             Stage(id: ID.metallb, scope: .cluster, dependencies: [.init(ID.ready)],
-                  deadline: scripted(.metallb),
+                  deadline: t.scripted(.metallb),
                   summary: "MetalLB and the cluster's address pool from lab.json (seed 9)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.metallbProbe(ctx) },
                   action: { ctx in try await ops.metallb(ctx) }),
             Stage(id: ID.dnsCheck, scope: .cluster, dependencies: [.init(ID.ready)],
-                  deadline: scripted(.dnsCheck),
+                  deadline: t.scripted(.dnsCheck),
                   summary: "nslookup kubernetes.default from a dnsutils pod, then delete it (seed 10)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { _ in .unknown },
@@ -95,7 +92,7 @@ public enum KubernetesStages {
                   probe: { ctx in await ops.checkpointProbe(ctx, name: s.lab.checkpoints.kubernetes) },
                   action: { ctx in try await ops.checkpoint(ctx, name: s.lab.checkpoints.kubernetes) }),
             Stage(id: ID.kubeconfig, scope: .lab, dependencies: [.init(ID.checkpoint, .allClusters)],
-                  deadline: scripted(.adminKubeconfig, .meshKubeconfig) + t.connect * Int64(s.lab.clusters.count),
+                  deadline: t.scripted(.adminKubeconfig, .meshKubeconfig) + t.connect * Int64(s.lab.clusters.count),
                   summary: "merge the admin kubeconfigs into \(s.paths.kubeconfig) and install it on the mesh node (seed 11)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.kubeconfigProbe(ctx) },

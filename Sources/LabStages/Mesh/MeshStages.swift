@@ -33,7 +33,6 @@ public enum MeshStages {
         public static let remoteSecrets = "lab.istio-remote-secrets"
         public static let verify = "lab.mesh-verify"
         public static let checkpoint = "lab.mesh-checkpoint"
-        public static let all = [caCerts, trust, install, eastWest, sample, remoteSecrets, verify, checkpoint]
     }
 
     public enum Resource {
@@ -41,82 +40,59 @@ public enum MeshStages {
         public static let ca = "istio-ca"
     }
 
-    /// The Kubernetes group's lab stages the mesh waits for (branch k8s, `KubernetesStages.ID`):
-    /// the merged kubeconfig on the mesh node, and the checkpoint taken after it (so `snapshot#4`
-    /// never holds half a mesh).
-    public static let kubeconfigStage = "lab.kubeconfig"
-    public static let kubeconfigCheckpointStage = "lab.kubeconfig-checkpoint"
-
-    /// Each stage's scope and dependencies: the graph above, as data (tests check `rebuild` on it).
-    public static let layout: [(id: String, scope: StageScope.Kind, dependencies: [StageDependency])] = [
-        (ID.caCerts, .cluster, [.init(kubeconfigStage, .lab, orderOnly: true), .init(kubeconfigCheckpointStage, .lab, orderOnly: true)]),
-        (ID.trust, .lab, [.init(ID.caCerts, .allClusters)]),
-        (ID.install, .cluster, [.init(ID.caCerts), .init(ID.trust, .lab, orderOnly: true)]),
-        (ID.eastWest, .cluster, [.init(ID.install)]),
-        (ID.sample, .cluster, [.init(ID.install)]),
-        (ID.remoteSecrets, .lab, [.init(ID.eastWest, .allClusters)]),
-        (ID.verify, .lab, [.init(ID.remoteSecrets), .init(ID.sample, .allClusters)]),
-        (ID.checkpoint, .lab, [.init(ID.verify)]),
-    ]
-
-    static func dependencies(_ id: String) -> [StageDependency] {
-        layout.first { $0.id == id }?.dependencies ?? []
-    }
-
     public static func stages(_ s: LabServices) -> [Stage] {
         let ops = MeshOperations(services: s)
         let t = s.timeouts
-        func scripted(_ scripts: StageScript...) -> Duration { scripts.reduce(t.connect * 2) { $0 + $1.deadline } }
         let clusters = Int64(max(1, s.lab.clusters.count))
         return [
             Stage(id: ID.caCerts, scope: .cluster,
-                  dependencies: dependencies(ID.caCerts),
+                  dependencies: [.init(KubernetesStages.ID.kubeconfig, .lab, orderOnly: true), .init(KubernetesStages.ID.kubeconfigCheckpoint, .lab, orderOnly: true)],
                   // One at a time: the first instance makes the lab's root, the others must load
                   // that same root (two clusters making a root at once would end with two roots).
                   resources: [Resource.ca],
-                  deadline: scripted(.istioCACerts) + .seconds(60),
+                  deadline: t.scripted(.istioCACerts) + .seconds(60),
                   summary: "issue the cluster's intermediate CA (one root per lab); istio-system, its network label and the cacerts secret (seed 12.1-12.3)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.caCertsProbe(ctx) },
                   action: { ctx in try await ops.caCerts(ctx) }),
-            Stage(id: ID.trust, scope: .lab, dependencies: dependencies(ID.trust),
+            Stage(id: ID.trust, scope: .lab, dependencies: [.init(ID.caCerts, .allClusters)],
                   deadline: t.connect * 2 + .seconds(60) * clusters,
                   summary: "every cluster holds the lab's root-cert.pem and its intermediate chains to it (seed 12.4, corrected)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { _ in .unknown },
                   action: { ctx in try await ops.trust(ctx) }),
             Stage(id: ID.install, scope: .cluster,
-                  dependencies: dependencies(ID.install),
-                  deadline: scripted(.istioInstall),
+                  dependencies: [.init(ID.caCerts), .init(ID.trust, .lab, orderOnly: true)],
+                  deadline: t.scripted(.istioInstall),
                   summary: "Istio with this cluster's mesh ID, cluster name and network, into this cluster's context (seed 13.1, 13.4 corrected)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.installProbe(ctx) },
                   action: { ctx in try await ops.install(ctx) }),
-            Stage(id: ID.eastWest, scope: .cluster, dependencies: dependencies(ID.eastWest),
-                  deadline: scripted(.istioEastWest),
+            Stage(id: ID.eastWest, scope: .cluster, dependencies: [.init(ID.install)],
+                  deadline: t.scripted(.istioEastWest),
                   summary: "the east-west gateway, its MetalLB address and the exposed services (seed 13.2, 13.3, 13.5, 13.6)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.eastWestProbe(ctx) },
                   action: { ctx in try await ops.eastWest(ctx) }),
-            Stage(id: ID.sample, scope: .cluster, dependencies: dependencies(ID.sample),
-                  deadline: scripted(.meshSample),
+            Stage(id: ID.sample, scope: .cluster, dependencies: [.init(ID.install)],
+                  deadline: t.scripted(.meshSample),
                   summary: "the sample namespace with injection, helloworld (v1 in the first cluster, v2 in the second) and the client (seed 14)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.sampleProbe(ctx) },
                   action: { ctx in try await ops.sample(ctx) }),
-            Stage(id: ID.remoteSecrets, scope: .lab, dependencies: dependencies(ID.remoteSecrets),
-                  deadline: scripted(.istioRemoteSecret) * clusters,
+            Stage(id: ID.remoteSecrets, scope: .lab, dependencies: [.init(ID.eastWest, .allClusters)],
+                  deadline: t.scripted(.istioRemoteSecret) * clusters,
                   summary: "each cluster's remote secret in every other cluster, with the API server address it can reach (seed 13.7)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { ctx in await ops.remoteSecretsProbe(ctx) },
                   action: { ctx in try await ops.remoteSecrets(ctx) }),
-            Stage(id: ID.verify, scope: .lab, dependencies: dependencies(ID.verify),
-                  deadline: scripted(.meshVerify) * clusters,
+            Stage(id: ID.verify, scope: .lab, dependencies: [.init(ID.remoteSecrets), .init(ID.sample, .allClusters)],
+                  deadline: t.scripted(.meshVerify) * clusters,
                   summary: "call helloworld from every cluster until both versions answered on both sides (seed 14)",
                   retry: RetryPolicy(attempts: 2, retryOn: [.connection]),
                   probe: { _ in .unknown },
                   action: { ctx in try await ops.verify(ctx) }),
-            Stage(id: ID.checkpoint, scope: .lab, dependencies: dependencies(ID.checkpoint),
+            Stage(id: ID.checkpoint, scope: .lab, dependencies: [.init(ID.verify)],
                   deadline: t.vmrun * Int64(2 * max(1, s.lab.nodes.count)),
                   summary: "take the \(s.lab.checkpoints.mesh) checkpoint on every node",
                   retry: RetryPolicy(attempts: 2),

@@ -20,7 +20,6 @@ public enum NodeStages {
         public static let identity = "node.identity"
         public static let verify = "node.verify"
         public static let checkpoint = "node.checkpoint"
-        public static let all = [baseCheck, clone, start, identity, verify, checkpoint]
     }
 
     /// Resources the engine serialises.

@@ -113,6 +113,11 @@ public struct NodeTimeouts: Sendable, Hashable {
         self.init(connect: .seconds(max(10, t.defaultSeconds / 2)), firstContact: .seconds(t.startSeconds),
                   vmrun: .seconds(t.defaultSeconds), start: .seconds(t.startSeconds))
     }
+
+    /// A stage that runs these scripts: their own deadlines (`StageScript.Declaration.deadline`) plus a connect.
+    func scripted(_ scripts: StageScript...) -> Duration {
+        scripts.reduce(connect * 2) { $0 + $1.deadline }
+    }
 }
 
 /// Applies a node's vmx-template to its (powered-off) VM and tells whether it is applied.
