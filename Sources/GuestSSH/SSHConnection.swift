@@ -90,7 +90,7 @@ final class SSHConnection {
         case .notFound:
             guard trustOnFirstUse else {
                 throw LabError(.security, "the host key of \(endpoint.node) is not pinned and trust on first use is off",
-                               location: location, hint: "pin it: labctl ssh-config --trust \(endpoint.node)",
+                               location: location, hint: "pin it by connecting once: labctl ssh \(endpoint.node) true (plan and status never record a key)",
                                cause: "offered \(keyType) \(hostKeyFingerprint)")
             }
             try knownHosts.add(host: endpoint.host, port: endpoint.port, keyType: keyType, key: key, node: endpoint.node)

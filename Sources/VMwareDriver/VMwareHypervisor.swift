@@ -82,7 +82,7 @@ public struct VMwareHypervisor: Hypervisor {
         }
         let state = try await powerState(ref)
         if state == .on {
-            throw LabError(.conflict, "cannot \(action): the VM is running", location: path, hint: "stop it first (labctl down)")
+            throw LabError(.conflict, "cannot \(action): the VM is running", location: path, hint: "shut it down first, in the guest or in VMware (labctl never powers off a running VM here)")
         }
         if state == .suspended && !allowSuspended {
             throw LabError(.conflict, "cannot \(action): the VM is suspended", location: path,
@@ -99,7 +99,7 @@ public struct VMwareHypervisor: Hypervisor {
         if kind == .linked { try requireNotPlayer("a linked clone") }
         if FileManager.default.fileExists(atPath: dst) {
             throw LabError(.conflict, "cannot clone: the destination VM exists already", location: dst,
-                           hint: "delete it first (labctl node delete) or choose another VM folder")
+                           hint: "delete it first (labctl destroy NODE for a lab node) or choose another VM folder")
         }
         try await vmrun.operationLocks.withLock(vmrun.lockKey(src)) {
             // Full clones need the source off; linked clones need it not running and not suspended (GOVIX Clone).
@@ -172,7 +172,7 @@ public struct VMwareHypervisor: Hypervisor {
         while try await isRunning(ref) {
             if clock.now >= end {
                 throw LabError(.timeout, "the VM is still running after vmrun stop", location: Vmrun.absolute(ref.path),
-                               hint: "check the VM in the VMware UI; labctl down --hard powers it off")
+                               hint: "check the VM in the VMware UI and power it off there")
             }
             try await Task.sleep(for: .milliseconds(250))
         }
@@ -248,7 +248,7 @@ public struct VMwareHypervisor: Hypervisor {
             let users = subtree.flatMap { tree.clones[$0] ?? [] }.filter { FileManager.default.fileExists(atPath: $0) }
             if !users.isEmpty {
                 throw LabError(.conflict, "snapshot \"\(target.name)\" (uid \(target.uid)) is the base of linked clones: \(users.joined(separator: ", "))",
-                               location: path, hint: "delete those VMs first (labctl down --delete), or they stop working")
+                               location: path, hint: "delete those VMs first (labctl destroy NODE|CLUSTER), or they stop working")
             }
             try await vm("deleteSnapshot", path, [try tree.vmrunName(for: target, vm: path)], idempotent: false)
         }

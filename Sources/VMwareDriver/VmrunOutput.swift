@@ -179,7 +179,7 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
         let vm = vmx ?? "the VM"
         switch kind {
         case .notPoweredOn:
-            return LabError(.conflict, "the VM is not powered on", location: command, hint: "start it first (labctl up or labctl node start)", cause: message)
+            return LabError(.conflict, "the VM is not powered on", location: command, hint: "start it first (labctl up starts every node of the lab)", cause: message)
         case .toolsNotRunning:
             return LabError(.conflict, "VMware Tools are not running in the guest", location: command,
                             hint: "wait for the guest to boot; make sure open-vm-tools is installed and running in the base image", cause: message)

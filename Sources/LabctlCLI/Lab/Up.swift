@@ -7,15 +7,28 @@ extension Labctl {
     struct Up: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "up",
-            abstract: "Bring the lab up: nodes, both Kubernetes clusters and the merged kubeconfig (and later stages).",
+            abstract: "Bring the lab up: from the prepared base VM to two Kubernetes clusters in one verified Istio mesh.",
             discussion: """
-                Runs every stage of the lab in dependency order, in parallel where it can: check the \
-                base VM, clone each node, start it and make first contact, give it its identity \
-                (hosts, hostname, machine-id, host keys, static address), verify it (seed 7.5) and \
-                take the nodes' checkpoint (seed 7.6); then per cluster kubeadm init, the workers' \
-                join, the CNI, all nodes Ready, MetalLB, the DNS check and the Kubernetes checkpoint \
-                (seed 8-10); then the merged kubeconfig (seed 11), whose KUBECONFIG line is printed \
-                at the end. See docs/up.md and docs/stages.md.
+                Runs every stage of the lab in dependency order, in parallel where it can. It starts \
+                from the base VM that `labctl base prepare` made (seed 2-6: key, swap, runtime, \
+                Kubernetes packages, snapshot#1, Istio and k9s, snapshot#2):
+
+                  nodes       check the base, clone each node, start it, give it its identity (hosts, \
+                              hostname, machine-id, host keys, static address), verify it and take \
+                              the nodes' checkpoint (seed 7)
+                  kubernetes  per cluster kubeadm init, the workers' join, the CNI, every node Ready, \
+                              MetalLB and its address pool, the DNS check and the Kubernetes \
+                              checkpoint (seed 8-10); then the merged kubeconfig and its checkpoint \
+                              (seed 11), whose KUBECONFIG line is printed at the end
+                  CA          the lab's Istio root CA and an intermediate per cluster, and the check \
+                              that both clusters trust the same root (seed 12)
+                  istio       Istio multi-primary in each cluster's own context, the east-west \
+                              gateways and the remote secrets both ways (seed 13)
+                  mesh        the helloworld sample, the cross-cluster check until every version \
+                              answered from both sides, and the last checkpoint (seed 14)
+
+                `labctl plan` lists the stages and what would run now; docs/up.md, docs/stages.md \
+                and docs/mesh.md describe each one.
 
                 Before the first stage, up runs the checks of `labctl doctor` and stops when one \
                 fails, naming each problem and what to do; `--skip-doctor` starts anyway.
@@ -25,11 +38,15 @@ extension Labctl {
                 Nothing is destroyed on failure. A second labctl on the same lab is refused.
 
                 EXAMPLES:
-                  labctl up                                    Bring ./lab.json's lab up
+                  labctl base prepare                          Prepare the base VM once (seed 2-6)
+                  labctl up                                    Bring ./lab.json's lab up, base to verified mesh
                   labctl up --lab labs/home.json --progress plain
-                  labctl up --from node.identity               Re-run identity and what follows
-                  labctl up --only node.verify@cluster1-ctrl-plane
                   labctl up --to node.checkpoint               Stop at the nodes' checkpoint (seed 7.6)
+                  labctl up --to lab.kubeconfig-checkpoint     Kubernetes only, no mesh (seed 8-11)
+                  labctl up --from node.identity               Re-run identity and what follows
+                  labctl up --from cluster.istio-install       Re-install Istio and everything after it
+                  labctl up --only node.verify@cluster1-ctrl-plane
+                  labctl up --only lab.mesh-verify             Check cross-cluster traffic again (or: labctl verify)
                   labctl up --progress json | jq -c .          Events for tools
                 """
         )
