@@ -33,7 +33,7 @@ struct CAKey: Sendable {
     }
 
     /// Reads a key PEM: `RSA PRIVATE KEY` (PKCS#1), `PRIVATE KEY` (PKCS#8) or `EC PRIVATE KEY`,
-    /// the three istiod accepts (stages.md §4.2).
+    /// the three istiod accepts (docs/pki.md, "Upstream sources").
     static func parse(_ pem: String, path: String) throws -> CAKey {
         do {
             return CAKey(key: try Certificate.PrivateKey(pemEncoded: pem), pem: pem)
@@ -44,7 +44,7 @@ struct CAKey: Sendable {
     }
 
     /// The signature algorithm OpenSSL's `default_md = sha256` picks for this key
-    /// (`Certificate.PrivateKey.defaultSignatureAlgorithm` is internal, swift-stack.md §4).
+    /// (`Certificate.PrivateKey.defaultSignatureAlgorithm` is internal in swift-certificates).
     var signatureAlgorithm: Certificate.SignatureAlgorithm {
         _RSA.Signing.PublicKey(key.publicKey) != nil ? .sha256WithRSAEncryption : .ecdsaWithSHA256
     }
@@ -81,7 +81,7 @@ func parseCertificates(_ pem: String, path: String) throws -> [Certificate] {
 /// A random serial as RFC 5280 §4.1.2.2 wants it: positive and at most 20 octets.
 ///
 /// `Certificate.SerialNumber()` draws 20 bytes and may need a 21st octet for the sign
-/// (stages.md §4.3); clearing the top bit keeps it to 20, like OpenSSL 3's 159-bit serials.
+/// (docs/pki.md, "Upstream sources"); clearing the top bit keeps it to 20, like OpenSSL 3's 159-bit serials.
 func randomSerial() -> Certificate.SerialNumber {
     var rng = SystemRandomNumberGenerator()
     var bytes = (0..<20).map { _ in UInt8.random(in: 0...255, using: &rng) }

@@ -1,7 +1,7 @@
 import LabKit
 
 /// What the lab's Istio CA looks like: the contents Istio's `tools/certs` Makefiles produce
-/// for one Istio version and one OpenSSL era (research/stages.md §4.1).
+/// for one Istio version and one OpenSSL era (docs/pki.md, "What the certificates contain").
 ///
 /// Both profiles share what never changed in the Makefiles: RSA-4096 keys, subjects
 /// `O=Istio, CN=Root CA` and `O=Istio, CN=Intermediate CA, L=<cluster>`, a 3650-day root,
@@ -14,7 +14,7 @@ public struct CAProfile: Sendable, Hashable {
         /// RSA with e=65537, as `openssl genrsa <bits>` makes it.
         case rsa(bits: Int)
         /// ECDSA P-256: not what Istio's Makefile makes; only for fast unit tests
-        /// (an RSA-4096 key takes ~1.6 s in a debug build, swift-stack.md §4). Its key PEM is
+        /// (an RSA-4096 key takes ~1.6 s in a debug build, docs/pki.md). Its key PEM is
         /// always PKCS#8, whatever `keyPEMFormat` says (PKCS#1 is RSA-only).
         case p256
 
@@ -76,7 +76,7 @@ public struct CAProfile: Sendable, Hashable {
     /// breaks RFC 5280 §4.2.1.1 (AKID MUST be present in certificates a CA issues) and
     /// `openssl verify -x509_strict` (OpenSSL 3) rejects the chain with "error 85: Missing
     /// Authority Key Identifier" (the tests show both). istiod 1.10 does not care either way
-    /// (Go's `x509.Verify` chains by name and signature, stages.md §4.2), so the AKID costs
+    /// (Go's `x509.Verify` chains by name and signature, docs/pki.md "Upstream sources"), so the AKID costs
     /// nothing and makes the chain pass strict checkers. Set
     /// `intermediateHasAuthorityKeyIdentifier = false` to get the exact 1.1.1 output.
     public static let seed2021 = CAProfile(

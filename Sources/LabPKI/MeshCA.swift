@@ -174,7 +174,7 @@ public struct MeshCA: Sendable {
             signatureAlgorithm: rootKey.signatureAlgorithm,
             extensions: try Certificate.Extensions {
                 // Order as OpenSSL emits them from intermediate.conf: SKID, basicConstraints,
-                // keyUsage, SAN, then the AKID OpenSSL 3 adds (stages.md §4.1).
+                // keyUsage, SAN, then the AKID OpenSSL 3 adds (docs/pki.md, "Upstream sources").
                 SubjectKeyIdentifier(hash: key.key.publicKey)
                 Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
                 Critical(Self.caKeyUsage)
@@ -209,7 +209,7 @@ public struct MeshCA: Sendable {
         }
     }
 
-    // MARK: Certificate contents (stages.md §4.1)
+    // MARK: Certificate contents (docs/pki.md, "What the certificates contain")
 
     /// keyUsage of both CAs: critical digitalSignature, nonRepudiation, keyEncipherment, keyCertSign.
     static let caKeyUsage = KeyUsage(digitalSignature: true, nonRepudiation: true, keyEncipherment: true, keyCertSign: true)

@@ -79,10 +79,10 @@ extension MeshCA {
 
     /// The corrected seed step 12.4: the seed compared `ca-cert.pem`, which differs by design
     /// (own key, serial and `L=`); what must match is `root-cert.pem`, the trust anchor istiod
-    /// hands to workloads (stages.md §4.4). Then each intermediate must chain to that root:
+    /// hands to workloads (docs/pki.md, "What must match across clusters"). Then each intermediate must chain to that root:
     /// issuer name, signature by the root's key, validity, CA with pathlen 0, cert-chain.pem =
     /// ca-cert.pem + root-cert.pem, and ca-key.pem belonging to ca-cert.pem (istiod's own
-    /// `KeyCertBundle.Verify` checks, stages.md §4.2).
+    /// `KeyCertBundle.Verify` checks, docs/pki.md "Upstream sources").
     ///
     /// - Parameter expectedRootPEM: the lab's `root-cert.pem`; when given, every cluster must hold
     ///   exactly these bytes (a cluster still on a replaced root is caught here).

@@ -8,7 +8,7 @@ import Yams
 /// `kubernetes-admin` in both files, so a naive merge loses one cluster's credentials. Here the
 /// cluster, the user and the context are all renamed after the lab's cluster (`cluster1`), and
 /// each server is set to the control plane's lab address, which both the host and the other
-/// cluster reach (`create-remote-secret` embeds it; stages.md §5.2).
+/// cluster reach (`create-remote-secret` embeds it; docs/stages.md, "Remote secrets name a reachable API server").
 public enum KubeconfigMerge {
     public struct Entry: Sendable, Hashable {
         public var cluster: String

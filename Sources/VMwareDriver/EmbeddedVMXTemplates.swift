@@ -13,7 +13,7 @@ displayName = "{{displayName}}"
 numvcpus = "{{cpus}}"
 cpuid.coresPerSocket = "{{coresPerSocket}}"
 memsize = "{{memoryMiB}}"
-# First NIC on the lab's NAT network with the node's static MAC (vmware.md §2.2, §2.3).
+# First NIC on the lab's NAT network with the node's static MAC (docs/vmware-facts.md, "VMX keys" and "MAC addresses").
 ethernet0.present = "TRUE"
 ethernet0.connectionType = "{{connectionType}}"
 {{#vnet}}
@@ -25,13 +25,13 @@ ethernet0.address = "{{mac}}"
 # labctl:remove ethernet0.generatedAddress
 # labctl:remove ethernet0.generatedAddressOffset
 # A clone is a copy: answer "I copied it" without asking, and answer every other dialog
-# with its default, so headless `vmrun start nogui` cannot hang (vmware.md §2.4, gns3-gui#1027).
+# with its default, so headless `vmrun start nogui` cannot hang (GNS3/gns3-gui#1027, docs/vmware-facts.md).
 uuid.action = "create"
 msg.autoAnswer = "TRUE"
 hints.hideAll = "TRUE"
 msg.noOk = "TRUE"
 # The node's identity, readable in the guest with
-# vmware-rpctool "info-get guestinfo.labctl.node" (vmware.md §2.6).
+# vmware-rpctool "info-get guestinfo.labctl.node" (docs/vmware-facts.md, "VMX keys").
 guestinfo.labctl.lab = "{{lab}}"
 guestinfo.labctl.cluster = "{{cluster}}"
 guestinfo.labctl.node = "{{node}}"

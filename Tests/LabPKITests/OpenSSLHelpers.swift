@@ -49,7 +49,7 @@ struct TempDir {
 /// Istio's `tools/certs/Makefile.selfsigned.mk` targets `root-ca` and `<cluster>-cacerts`,
 /// as the openssl commands they run, so the tests need neither make nor an Istio checkout.
 ///
-/// The config files are reconstructed from the table in research/stages.md §4.1 (which lists
+/// The config files are reconstructed from the table in docs/pki.md ("What the certificates contain") (which lists
 /// every directive's effect but does not quote the files) and checked against the stored
 /// istio/istio `tools/certs/common.mk`: `[ req ]` with encrypt_key=no, prompt=no, utf8=yes,
 /// default_md=sha256, `req_ext` used for both the CSR and the certificate, `req_dn` with O, CN

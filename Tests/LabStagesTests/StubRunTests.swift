@@ -147,7 +147,7 @@ import Testing
 }
 
 extension StubRunTests {
-    /// The §5.5 guard: if istiod in context X reports another cluster's identity, the stage fails.
+    /// The context guard (docs/stages.md, "The context guard after istioctl install"): if istiod in context X reports another cluster's identity, the stage fails.
     @Test func istioInstallChecksTheIdentityOfTheIstiodItInstalled() throws {
         func kubectl(clusterID: String) -> String {
             """

@@ -20,10 +20,10 @@ struct TestbedTests {
             let r = try await tb.vmrun(["-T", "ws", "clone", base, vmx, "linked", "-snapshot=labctl-base", "-cloneName=n\(i)"])
             #expect(r.succeeded && r.stdout.isEmpty, "clone n\(i): \(r.stdout)")
             let mac = String(format: "00:50:56:3f:01:%02x", i)
-            try await tb.setVMX(vmx, "ethernet0.address", mac)  // as labctl does for each node (vmware.md §2.3)
+            try await tb.setVMX(vmx, "ethernet0.address", mac)  // as labctl does for each node (docs/vmware-facts.md, "MAC addresses")
             vms.append((vmx, mac))
         }
-        // The clone's bookkeeping, in VMware's formats (vmware.md §3.2).
+        // The clone's bookkeeping, in VMware's formats (docs/vmware-facts.md, "The .vmsd database and linked clones").
         let cloneVMSD = try String(contentsOfFile: vms[0].vmx.replacingOccurrences(of: ".vmx", with: ".vmsd"), encoding: .utf8)
         #expect(cloneVMSD.contains("cloneOf0 = \"\(base)\""))
         let baseVMSD = try String(contentsOfFile: base.replacingOccurrences(of: ".vmx", with: ".vmsd"), encoding: .utf8)
@@ -59,7 +59,7 @@ struct TestbedTests {
         #expect(addresses.count == 4)
 
         // Like VMware clones, the guests share the template's machine-id until it is regenerated;
-        // then each gets its own (from its VMX uuid.bios, testbed.md fix 6).
+        // then each gets its own (from its VMX uuid.bios, Tests/Testbed/README.md, "The nspawn fixes").
         var ids: Set<String> = []
         for vm in vms {
             ids.insert(try await tb.inGuest(vmx: vm.vmx, "cat /etc/machine-id").stdout)

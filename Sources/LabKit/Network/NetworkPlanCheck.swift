@@ -2,7 +2,7 @@ import Foundation
 
 /// The network plan rules of issue 2, checked on the effective lab before anything runs.
 ///
-/// Addresses follow VMware's conventions for a NAT network (vmware.md 4.1): `.1` is the
+/// Addresses follow VMware's conventions for a NAT network (docs/network.md, "VMware's address conventions"): `.1` is the
 /// host adapter, `.2` the NAT gateway and DNS, `.3-.127` static addresses, `.128-.254`
 /// DHCP, `.255` broadcast. Every problem names the lab.json path of the offending value.
 /// Nothing here touches the network or VMware.
@@ -119,7 +119,7 @@ extension LabValidator {
                     names[node.name] = Owner(path: "\(np).name", label: "node \(node.name)")
                 }
                 if !node.mac.isVMwareStatic {
-                    // vSphere "Setting a static MAC address"; vmware.md 2.3.
+                    // vSphere "Setting a static MAC address"; docs/vmware-facts.md, "MAC addresses".
                     r.error("\(np).mac", "MAC \(node.mac) is outside VMware's static range 00:50:56:00:00:00-00:50:56:3f:ff:ff",
                             hint: "use 00:50:56:XX:YY:ZZ with XX at most 3f, or leave \"mac\" out to get a stable derived one")
                 }
@@ -181,7 +181,7 @@ extension LabValidator {
         let offset = Int(a.value &- subnet.network.value)
         guard !LabDefaults.staticHosts.contains(offset) else { return }
         r.warning(path, "\(who) address \(a) is outside \(subnet.host(3))-\(subnet.host(127)), the block VMware leaves for static addresses",
-                  hint: "VMware's conventions (vmware.md 4.1) keep .1 for the host, .2 for the gateway and .128-.254 for DHCP")
+                  hint: "VMware's conventions (docs/network.md) keep .1 for the host, .2 for the gateway and .128-.254 for DHCP")
     }
 
     /// RFC 1918 private ranges. Anything else (like the seed's 194.89.64.0/24) is public.

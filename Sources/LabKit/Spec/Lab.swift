@@ -233,7 +233,7 @@ public struct VMwareSpec: Sendable, Hashable, Codable {
     }
 }
 
-/// Deadlines for vmrun calls, from vmware.md 1.5 (Vagrant's 300 s start, GNS3's 120 s).
+/// Deadlines for vmrun calls (docs/vmware-driver.md, "Deadlines, retries and serialisation": Vagrant's 300 s start, GNS3's 120 s).
 public struct VMwareTimeouts: Sendable, Hashable, Codable {
     public var startSeconds: Int
     public var softStopSeconds: Int

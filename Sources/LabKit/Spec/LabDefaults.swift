@@ -8,8 +8,8 @@ import Foundation
 /// | Field                              | Default                                              | Why |
 /// |------------------------------------|------------------------------------------------------|-----|
 /// | `network.vmnet`                    | `vmnet8`                                             | VMware's NAT network |
-/// | `network.gateway`                  | subnet `.2`                                          | VMware NAT device (vmware.md 4.1) |
-/// | `network.hostAddress`              | subnet `.1`                                          | host virtual adapter (vmware.md 4.1) |
+/// | `network.gateway`                  | subnet `.2`                                          | VMware NAT device (docs/network.md) |
+/// | `network.hostAddress`              | subnet `.1`                                          | host virtual adapter (docs/network.md) |
 /// | `network.dns`                      | `[gateway]`                                          | the NAT device is also the DNS server |
 /// | `network.dhcp`                     | `.128`-`.254` (broadcast - 1)                        | VMware's generated DHCP pool |
 /// | `clusters[].podSubnet`             | `10.32.0.0/12` (seed-2021), `10.244.0.0/16` (current) | Weave's default IPALLOC_RANGE; the usual Flannel/Calico /16 |
@@ -30,8 +30,8 @@ import Foundation
 /// | `vmware.product`                   | `ws`                                                 | Workstation |
 /// | `vmware.vmrun`                     | none (`LABCTL_VMRUN`, OS default, then PATH)         | |
 /// | `vmware.vmFolder`                  | `~/vmware/labctl`                                    | |
-/// | `vmware.cloneKind`                 | `linked`                                             | vmware.md 3.2 |
-/// | `vmware.timeouts.startSeconds/softStopSeconds/defaultSeconds` | `300`/`30`/`120`              | vmware.md 1.5 |
+/// | `vmware.cloneKind`                 | `linked`                                             | docs/vmware-facts.md |
+/// | `vmware.timeouts.startSeconds/softStopSeconds/defaultSeconds` | `300`/`30`/`120`              | docs/vmware-driver.md |
 ///
 /// `~/` at the start of `base.vmx`, `ssh.privateKey`, `vmware.vmrun` and
 /// `vmware.vmFolder` is expanded to the user's home directory.
@@ -41,7 +41,7 @@ public enum LabDefaults {
     public static let gatewayHost = 2
     public static let hostAdapterHost = 1
     public static let dhcpFirstHost = 128
-    /// The block VMware leaves for static addresses in a /24 (vmware.md 4.1).
+    /// The block VMware leaves for static addresses in a /24 (docs/network.md, "VMware's address conventions").
     public static let staticHosts = 3...127
     public static let seedPodSubnet = IPv4Network(address: IPv4Address(0x0a20_0000), prefixLength: 12)    // 10.32.0.0/12
     public static let currentPodSubnet = IPv4Network(address: IPv4Address(0x0af4_0000), prefixLength: 16) // 10.244.0.0/16

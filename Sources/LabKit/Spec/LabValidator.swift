@@ -111,7 +111,7 @@ public enum LabValidator {
                 if n.memoryMiB < 1024 {
                     r.error("\(np).memoryMiB", "node \(n.name) needs at least 1024 MiB of memory, found \(n.memoryMiB)", hint: "the default is 4096")
                 } else if n.memoryMiB % 4 != 0 {
-                    // VMware requires memsize to be a multiple of 4 MB (vmware.md 2.2).
+                    // VMware requires memsize to be a multiple of 4 MB (libvirt src/vmx/vmx.c; docs/vmware-facts.md, "VMX keys").
                     r.error("\(np).memoryMiB", "memory \(n.memoryMiB) MiB of node \(n.name) is not a multiple of 4, which VMware requires",
                             hint: "use \(n.memoryMiB / 4 * 4) or \(n.memoryMiB / 4 * 4 + 4)")
                 }

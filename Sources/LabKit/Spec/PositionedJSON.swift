@@ -15,7 +15,7 @@ public struct SourcePosition: Sendable, Hashable, CustomStringConvertible {
 ///
 /// Foundation's `JSONSerialization` and `JSONDecoder` report no positions, and
 /// lab.json errors must point at the line and column of the offending value
-/// (anchors.md 1.3: "validation errors that point at the field").
+/// (validation errors that point at the field, with its line and column).
 public struct JSONNode: Sendable, Hashable {
     public indirect enum Value: Sendable, Hashable {
         case object([(key: String, keyPosition: SourcePosition, value: JSONNode)])

@@ -143,7 +143,7 @@ struct NodeOperations: Sendable {
     }
 
     /// DHCP base: the node's address, by MAC from Tools or the NAT leases (never assume distinct
-    /// addresses before the machine-id is new: testbed.md, clones that share a machine-id share a DUID).
+    /// addresses before the machine-id is new: clones that share a machine-id share a DUID, docs/vmware-facts.md).
     private func findByMAC(_ node: NodeSpec, _ vm: VMReference, _ ctx: StageContext) async throws -> String {
         ctx.waiting(for: "an address for \(node.name) (MAC \(node.mac))",
                     hint: "the clone asks the NAT network's DHCP server for an address while it boots")

@@ -24,8 +24,8 @@ public enum NodeStages {
 
     /// Resources the engine serialises.
     public enum Resource {
-        /// Clones are made one at a time from the base (vmware.md §1.5: no source says concurrent clones of one VM are safe;
-        /// §3.2: a linked clone writes the base's .vmsd). Only the vmrun `list` of the base, the `clone` and the VMX edit run under it.
+        /// Clones are made one at a time from the base (no source says concurrent clones of one VM are safe, and a
+        /// linked clone writes the base's .vmsd: docs/vmware-facts.md, "The .vmsd database and linked clones"). Only the vmrun `list` of the base, the `clone` and the VMX edit run under it.
         public static let baseVM = "base-vm"
         /// A base with a static address (seed 2.5) brings every clone up on that address: one at a time.
         public static let firstContactAddress = "first-contact-address"

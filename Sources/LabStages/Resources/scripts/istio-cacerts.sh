@@ -1,6 +1,6 @@
 {{> _header}}
 # Seed 12.2/12.3 for {{cluster.name}}: istio-system with its network label, and the cacerts secret,
-# BEFORE Istio is installed (without it istiod makes its own root: stages.md §4.4).
+# BEFORE Istio is installed (without it istiod makes its own root: istio/istio#31522, docs/pki.md).
 # The four PEM files arrive as "name base64" lines after this script on standard input (ca-key.pem
 # is secret); they live in a private temporary directory only while the secret is made.
 {{> _mesh}}

@@ -7,7 +7,7 @@ IDENTITY_FILE=/etc/labctl/identity
 {{> _lib}}
 
 # 7.3 first: /etc/hosts with every lab node BEFORE the hostname changes, so sudo can always resolve
-# the hostname it runs under and never waits on DNS (testbed.md). While the old name is still
+# the hostname it runs under and never waits on DNS (docs/stages.md, "Lessons from real guests"). While the old name is still
 # the hostname it stays resolvable on 127.0.1.1.
 hosts_file() {
   printf '%s\n' '127.0.0.1 localhost' "$@"

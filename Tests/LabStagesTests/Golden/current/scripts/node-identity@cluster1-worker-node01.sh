@@ -70,7 +70,7 @@ changed() {
 # ---- end of library ----
 
 # 7.3 first: /etc/hosts with every lab node BEFORE the hostname changes, so sudo can always resolve
-# the hostname it runs under and never waits on DNS (testbed.md). While the old name is still
+# the hostname it runs under and never waits on DNS (docs/stages.md, "Lessons from real guests"). While the old name is still
 # the hostname it stays resolvable on 127.0.1.1.
 hosts_file() {
   printf '%s\n' '127.0.0.1 localhost' "$@"
@@ -175,7 +175,7 @@ fi
 if [ "$netplan_changed" = true ] || ! ip -4 -o addr show dev "$IFACE" | grep -qF " $ADDRESS/$PREFIX "; then
   netplan generate
   # `netplan apply` cuts the SSH session that runs it when the address changes, and the session then hangs
-  # (testbed.md, "Lessons for labctl's own code"). Apply it detached, 1 s from now; without the timer
+  # (docs/stages.md, "Lessons from real guests"). Apply it detached, 1 s from now; without the timer
   # accuracy property systemd may delay it by up to a minute (default AccuracySec=1min).
   systemctl stop labctl-netplan-apply.timer labctl-netplan-apply.service 2>/dev/null || true
   systemctl reset-failed labctl-netplan-apply.timer labctl-netplan-apply.service 2>/dev/null || true

@@ -75,7 +75,7 @@ for module in overlay br_netfilter; do
   fi
 done
 # Current kubeadm only checks ip_forward (kubernetes/kubernetes#123464); the bridge sysctls stay for
-# kube-proxy's iptables mode and bridge-based CNIs (stages.md §1.1).
+# kube-proxy's iptables mode and bridge-based CNIs (docs/stages.md, "Kernel modules and sysctls").
 write_file /etc/sysctl.d/k8s.conf 644 <<'LABCTL_EOF'
 net.bridge.bridge-nf-call-iptables  = 1
 net.bridge.bridge-nf-call-ip6tables = 1

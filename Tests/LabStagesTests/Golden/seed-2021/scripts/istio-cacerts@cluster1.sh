@@ -4,7 +4,7 @@
 # Rendered by labctl; idempotent: every step checks before it changes anything.
 set -euo pipefail
 # Seed 12.2/12.3 for cluster1: istio-system with its network label, and the cacerts secret,
-# BEFORE Istio is installed (without it istiod makes its own root: stages.md §4.4).
+# BEFORE Istio is installed (without it istiod makes its own root: istio/istio#31522, docs/pki.md).
 # The four PEM files arrive as "name base64" lines after this script on standard input (ca-key.pem
 # is secret); they live in a private temporary directory only while the secret is made.
 # Mesh stages run on cluster1-ctrl-plane (where the seed runs istioctl) with the merged kubeconfig;

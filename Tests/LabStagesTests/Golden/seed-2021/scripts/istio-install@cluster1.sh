@@ -96,7 +96,7 @@ fi
 if ! kubectl --context=cluster1 -n istio-system rollout status deployment/istiod --timeout=300s >&2; then
   die "istiod in cluster1 did not become ready within 5 minutes"
 fi
-# The guard from stages.md §5.5: the istiod in this context must carry this cluster's identity.
+# The guard of docs/stages.md ("The context guard after istioctl install"): the istiod in this context must carry this cluster's identity.
 id=$(cluster_id)
 network=$(kubectl --context=cluster1 get namespace istio-system -o jsonpath='{.metadata.labels.topology\.istio\.io/network}')
 result istio.cluster1.clusterId "$id"
