@@ -166,7 +166,7 @@ public struct StageScripts: Sendable {
                                hint: "nodes: \(lab.nodes.map(\.name).joined(separator: ", "))")
             }
             guard Self.selects(selection, spec) else {
-                throw LabError(.invalidInput, "\(where_) runs on \(selection) nodes only; \(node) is a \(spec.role.rawValue)", location: where_)
+                throw LabError(.invalidInput, "\(where_) does not run on \(node), a \(spec.role.rawValue) (it runs on: \(selection))", location: where_)
             }
             return (owner, spec)
         case .cluster:
