@@ -37,18 +37,18 @@ public struct RenderedScript: Sendable, Hashable {
         case (let kind?, let secret?):
             // An empty sudo password means "sudo needs none" (base-access then writes its rule with sudo -n).
             guard !secret.isEmpty || kind == .sudoPassword else {
-                throw LabError(.internalError, "\(name) needs its \(kind.rawValue) input, got an empty one", location: name)
+                throw LabError(.internalError, "\(name) needs its \(kind.rawValue) input, got an empty one", location: .file(name))
             }
             if kind != .caCertificates, secret.contains("\n") {
-                throw LabError(.internalError, "\(name) reads its \(kind.rawValue) as one line", location: name)
+                throw LabError(.internalError, "\(name) reads its \(kind.rawValue) as one line", location: .file(name))
             }
             stdin += secret.hasSuffix("\n") ? secret : secret + "\n"
             secrets.append(secret)
             secrets += secret.split(separator: "\n").map { String($0) }
         case (let kind?, nil):
-            throw LabError(.internalError, "\(name) needs its \(kind.rawValue) on standard input", location: name)
+            throw LabError(.internalError, "\(name) needs its \(kind.rawValue) on standard input", location: .file(name))
         case (nil, .some):
-            throw LabError(.internalError, "\(name) takes no input", location: name)
+            throw LabError(.internalError, "\(name) takes no input", location: .file(name))
         }
         var command = Command.script(stdin, deadline: deadline, sudo: sudo, secrets: secrets)
         command.secretOutput = outputIsSecret
@@ -77,7 +77,7 @@ public struct StageScripts: Sendable {
     public init(lab: Lab, publicKey: String? = nil) throws {
         try Self.validate(lab: lab)
         if let publicKey, !Self.isSafe(publicKey, extra: "+/=@:._- ") {
-            throw LabError(.invalidInput, "the SSH public key has characters a script cannot carry", location: "ssh public key",
+            throw LabError(.invalidInput, "the SSH public key has characters a script cannot carry", location: .other("ssh public key"),
                            hint: "use an OpenSSH public key line: ssh-ed25519 AAAA… comment")
         }
         self.lab = lab
@@ -151,31 +151,31 @@ public struct StageScripts: Sendable {
         switch script.scope {
         case .base, .lab:
             guard cluster == nil, node == nil else {
-                throw LabError(.internalError, "\(where_) is rendered for the whole lab, without a cluster or node", location: where_)
+                throw LabError(.internalError, "\(where_) is rendered for the whole lab, without a cluster or node", location: .other(where_))
             }
             return (nil, nil)
         case .node:
             guard let node, cluster == nil || lab.node(named: node).flatMap(lab.cluster(of:))?.name == cluster else {
-                throw LabError(.internalError, "\(where_) is rendered for one node", location: where_)
+                throw LabError(.internalError, "\(where_) is rendered for one node", location: .other(where_))
             }
             guard let spec = lab.node(named: node), let owner = lab.cluster(of: spec) else {
-                throw LabError(.notFound, "no node '\(node)' in lab \(lab.name)", location: "lab.json: clusters[].nodes",
+                throw LabError(.notFound, "no node '\(node)' in lab \(lab.name)", location: .lab("clusters[].nodes"),
                                hint: "nodes: \(lab.nodes.map(\.name).joined(separator: ", "))")
             }
             if script == .kubeadmJoin, spec.role != .worker {
-                throw LabError(.invalidInput, "\(node) is a control plane; only workers join", location: where_)
+                throw LabError(.invalidInput, "\(node) is a control plane; only workers join", location: .other(where_))
             }
             return (owner, spec)
         case .cluster:
             guard let cluster, node == nil else {
-                throw LabError(.internalError, "\(where_) is rendered for one cluster", location: where_)
+                throw LabError(.internalError, "\(where_) is rendered for one cluster", location: .other(where_))
             }
             guard let spec = lab.cluster(named: cluster) else {
-                throw LabError(.notFound, "no cluster '\(cluster)' in lab \(lab.name)", location: "lab.json: clusters",
+                throw LabError(.notFound, "no cluster '\(cluster)' in lab \(lab.name)", location: .lab("clusters"),
                                hint: "clusters: \(lab.clusters.map(\.name).joined(separator: ", "))")
             }
             guard let cp = spec.controlPlane else {
-                throw LabError(.invalidInput, "cluster \(cluster) has no control-plane node", location: "lab.json: clusters[\(cluster)].nodes")
+                throw LabError(.invalidInput, "cluster \(cluster) has no control-plane node", location: .lab("clusters[\(cluster)].nodes"))
             }
             return (spec, cp)
         }
@@ -185,7 +185,7 @@ public struct StageScripts: Sendable {
         switch script {
         case .istioCACerts, .istioRootCheck, .istioInstall, .istioEastWest, .istioRemoteSecret, .meshSample, .meshVerify, .meshKubeconfig:
             guard let mesh = meshNode else {
-                throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: "lab.json: clusters")
+                throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: .lab("clusters"))
             }
             return mesh.name
         default:
@@ -265,7 +265,7 @@ public struct StageScripts: Sendable {
             if script == .meshSample {
                 guard index < versions.count else {
                     throw LabError(.unsupported, "Istio's helloworld sample has versions v1 and v2 only; the mesh check needs one per cluster",
-                                   location: "lab.json: clusters[\(index)]", hint: "the mesh verification supports two clusters")
+                                   location: .lab("clusters[\(index)]"), hint: "the mesh verification supports two clusters")
                 }
             }
             c["helloworldVersion"] = index < versions.count ? versions[index] : ""
@@ -289,7 +289,7 @@ public struct StageScripts: Sendable {
         var errors: [LabError] = []
         func check(_ value: String, _ path: String) {
             if value.isEmpty || !isSafe(value, extra: "._-") || value.hasPrefix("-") {
-                errors.append(LabError(.invalidInput, "'\(value)' cannot be used in a script", location: "lab.json: \(path)",
+                errors.append(LabError(.invalidInput, "'\(value)' cannot be used in a script", location: .lab("\(path)"),
                                        hint: "use letters, digits, '.', '_' and '-' only"))
             }
         }
@@ -319,7 +319,7 @@ public struct StageScripts: Sendable {
     static func render(template name: String, kind: String, context: [String: Any]) throws -> String {
         let library = try library()
         guard let text = library.render(context, withTemplate: "\(kind)/\(name)") else {
-            throw LabError(.internalError, "no embedded template \(kind)/\(name)", location: "Sources/LabStages/Resources/\(kind)")
+            throw LabError(.internalError, "no embedded template \(kind)/\(name)", location: .other("Sources/LabStages/Resources/\(kind)"))
         }
         return text
     }
@@ -328,7 +328,7 @@ public struct StageScripts: Sendable {
         guard let url = EmbeddedResources.url(kind, file),
               let text = try? String(contentsOf: url, encoding: .utf8)
         else {
-            throw LabError(.internalError, "missing embedded resource \(kind)/\(file)", location: "Sources/LabStages/Resources/\(kind)/\(file)")
+            throw LabError(.internalError, "missing embedded resource \(kind)/\(file)", location: .other("Sources/LabStages/Resources/\(kind)/\(file)"))
         }
         return text
     }
@@ -350,7 +350,7 @@ public struct StageScripts: Sendable {
         } catch let error as LabError {
             throw error
         } catch {
-            throw LabError(.internalError, "an embedded template does not parse", location: "Sources/LabStages/Resources", cause: "\(error)")
+            throw LabError(.internalError, "an embedded template does not parse", location: .other("Sources/LabStages/Resources"), cause: error)
         }
         return library
     }

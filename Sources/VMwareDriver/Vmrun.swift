@@ -9,14 +9,14 @@ public enum VmrunLocator {
                               isExecutable: (String) -> Bool = { FileManager.default.isExecutableFile(atPath: $0) }) throws -> String {
         if let override, !override.isEmpty {
             guard isExecutable(override) else {
-                throw LabError(.notFound, "vmrun not found at \(override)", location: "lab.json: vmware.vmrun",
+                throw LabError(.notFound, "vmrun not found at \(override)", location: .lab("vmware.vmrun"),
                                hint: "fix vmware.vmrun in lab.json or remove it to use the default location")
             }
             return override
         }
         if let env = environment["LABCTL_VMRUN"], !env.isEmpty {
             guard isExecutable(env) else {
-                throw LabError(.notFound, "vmrun not found at \(env)", location: "environment variable LABCTL_VMRUN",
+                throw LabError(.notFound, "vmrun not found at \(env)", location: .option("environment variable LABCTL_VMRUN"),
                                hint: "point LABCTL_VMRUN at an executable vmrun, or unset it")
             }
             return env
@@ -31,7 +31,7 @@ public enum VmrunLocator {
             }
         }
         tried.append("PATH")
-        throw LabError(.notFound, "cannot find vmrun", location: "looked in: " + tried.joined(separator: ", "),
+        throw LabError(.notFound, "cannot find vmrun", location: .other("looked in: " + tried.joined(separator: ", ")),
                        hint: "install VMware Workstation or Fusion, or set vmware.vmrun in lab.json or LABCTL_VMRUN")
     }
 }
@@ -138,15 +138,21 @@ public struct Vmrun: Sendable {
         [path, "-T", product.rawValue, command] + arguments
     }
 
+    /// The argv `run` executes: the real vmrun path, `-T <product>`, the command, the VMX in the form
+    /// vmrun on this host understands (on WSL2 vmrun.exe is given the Windows path; locks and errors
+    /// keep the path labctl uses), then the arguments. Hints are built from it too, so a Fusion or
+    /// WSL2 user gets a command they can paste.
+    public func commandLine(_ command: String, vmx: String?, _ arguments: [String] = []) throws -> [String] {
+        argv(command, (try vmx.map { [try platform.vmrunPath(Self.absolute($0))] } ?? []) + arguments)
+    }
+
     /// Runs `vmrun -T <product> <command> <vmx> <arguments...>` and returns its output, or throws a
     /// `VmrunError` (the catalogue) or a `LabError` (timeout, cancelled, vmrun missing).
     @discardableResult
     public func run(_ command: String, vmx: String?, _ arguments: [String] = [], deadline: DeadlineClass = .standard,
                     idempotent: Bool) async throws -> VmrunOutput {
         let vmxPath = vmx.map(Self.absolute)
-        // On WSL2 vmrun.exe is given the Windows path; locks and errors keep the path labctl uses.
-        let argv = argv(command, (try vmxPath.map { [try platform.vmrunPath($0)] } ?? []) + arguments)
-        let cmd = Command(argv, deadline: self.deadline(deadline))
+        let cmd = Command(try commandLine(command, vmx: vmxPath, arguments), deadline: self.deadline(deadline))
         let tries = idempotent ? retry.tries : 1
         let body: @Sendable () async throws -> VmrunOutput = { [runner, retry] in
             var attempt = 1
@@ -175,7 +181,7 @@ public struct Vmrun: Sendable {
             ?? (stderr.contentLines + output.contentLines).joined(separator: " ").nonEmpty
             ?? "vmrun exited with status \(result.exitStatus)\(result.exitSignal.map { " (signal \($0))" } ?? "") and printed nothing"
         let kind = VmrunError.classify(message)
-        var error = VmrunError(kind: kind, message: message, command: cmd.display, exitStatus: result.exitStatus, vmx: vmx)
+        var error = VmrunError(kind: kind, message: message, argv: cmd.arguments, exitStatus: result.exitStatus, vmx: vmx)
         if kind == .operationCancelled, let log = error.vmwareLog {
             error.vmwareLogExcerpt = VMwareLog.messagePostErrors(logPath: log)
         }

@@ -1,6 +1,6 @@
 import Foundation
 import LabKit
-import TestbedSupport
+import LabHarness
 #if canImport(Glibc)
 import Glibc
 #endif

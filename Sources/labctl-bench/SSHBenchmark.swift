@@ -1,5 +1,6 @@
 import Foundation
 import GuestSSH
+import LabHarness
 import LabKit
 #if canImport(Glibc)
 import Glibc
@@ -167,7 +168,7 @@ enum SSHBenchmark {
         defer { for a in cArgs { free(a) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
-        guard rc == 0 else { throw LabError(.commandFailed, "cannot run \(argv[0])", cause: String(cString: strerror(rc))) }
+        guard rc == 0 else { throw LabError(.commandFailed, "cannot run \(argv[0])", cause: POSIXError.current(rc)) }
         guard wait else { return pid }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -18,7 +18,7 @@ enum Script {
     static let identity1 = StageInstanceID("node.identity", .node("c1-cp"))
     static let checkpoint1 = StageInstanceID("node.checkpoint", .node("c1-cp"))
     static let failure = LabError(.timeout, "stage node.identity on c1-cp did not finish within 2s",
-                                  location: "stage node.identity@c1-cp",
+                                  location: .stage("node.identity@c1-cp"),
                                   hint: "look at the log of c1-cp (`labctl logs c1-cp`), then run `labctl up` again")
 
     /// A run: one skip, one success, a resource wait, a warning, logs, and a timeout.

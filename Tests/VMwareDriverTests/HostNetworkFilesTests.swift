@@ -21,7 +21,7 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
         try body()
         Issue.record("expected an error at \(location)")
     } catch let e as LabError {
-        #expect(e.location == location)
+        #expect(e.location?.description == location)
         #expect(e.message.contains(messageContains), "message: \(e.message)")
         #expect(e.hint != nil)
     } catch {

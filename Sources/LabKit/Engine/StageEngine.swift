@@ -88,7 +88,7 @@ public struct StageEngine: Sendable {
             }
             if !blocked.isEmpty {
                 throw LabError(.conflict, "--only cannot run: a dependency is not done",
-                               location: blocked.joined(separator: "; "),
+                               location: .other(blocked.joined(separator: "; ")),
                                hint: "run `labctl up` (or `--from` the blocking stage) first")
             }
         }
@@ -253,7 +253,7 @@ public struct StageEngine: Sendable {
         do {
             try await withDeadline(deadline, onTimeout: {
                 LabError(.timeout, "stage \(id.stage) on \(id.scope.name) did not finish within \(Self.format(deadline))",
-                         location: "stage \(id)",
+                         location: .stage(id.description),
                          hint: "look at the log of \(id.scope.name) (`labctl logs \(id.scope.name)`), then run `labctl up` again")
             }) {
                 var pause = retry.delay
@@ -273,8 +273,8 @@ public struct StageEngine: Sendable {
         } catch is CancellationError {
             failure = Self.cancelledError(id)
         } catch {
-            failure = LabError(.commandFailed, "stage \(id.stage) on \(id.scope.name) failed", location: "stage \(id)",
-                               hint: "run `labctl up` again after fixing the cause", cause: "\(error)")
+            failure = LabError(.commandFailed, "stage \(id.stage) on \(id.scope.name) failed", location: .stage(id.description),
+                               hint: "run `labctl up` again after fixing the cause", cause: error)
         }
         if failure == nil, Task.isCancelled {
             // The action swallowed the cancellation; the run is ending anyway, but its work is done.
@@ -282,7 +282,7 @@ public struct StageEngine: Sendable {
         let duration = ContinuousClock.now - start
         let endDate = Date()
         if var failure {
-            if failure.location == nil { failure.location = "stage \(id)" }
+            if failure.location == nil { failure.location = .stage(id.description) }
             do {
                 try await journal.record(id, outcome: .failed, started: startDate, ended: endDate, error: failure.message)
             } catch {
@@ -295,7 +295,7 @@ public struct StageEngine: Sendable {
         do {
             try await journal.record(id, outcome: .done, started: startDate, ended: endDate)
         } catch {
-            let e = (error as? LabError) ?? LabError(.internalError, "cannot write the journal", cause: "\(error)")
+            let e = (error as? LabError) ?? LabError(.internalError, "cannot write the journal", cause: error)
             onEvent(.stageFailed(id, error: e, lastLogLines: buffer.lines))
             return .failed(StageFailure(instance: id, error: e, lastLogLines: buffer.lines), duration)
         }
@@ -304,7 +304,7 @@ public struct StageEngine: Sendable {
     }
 
     static func cancelledError(_ id: StageInstanceID) -> LabError {
-        LabError(.cancelled, "stage \(id.stage) on \(id.scope.name) was cancelled", location: "stage \(id)",
+        LabError(.cancelled, "stage \(id.stage) on \(id.scope.name) was cancelled", location: .stage(id.description),
                  hint: "run the same command again to continue")
     }
 

@@ -86,7 +86,7 @@ public struct HostProcessRunner: CommandRunner {
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard makePipe(&inPipe), makePipe(&outPipe), makePipe(&errPipe) else {
             for fd in inPipe + outPipe + errPipe where fd >= 0 { close(fd) }
-            return .failure(LabError(.internalError, "cannot create pipes", location: command.display, cause: String(cString: strerror(errno))))
+            return .failure(LabError(.internalError, "cannot create pipes", location: .command(command), cause: POSIXError.current()))
         }
 
         var actions = posix_spawn_file_actions_t()
@@ -143,10 +143,10 @@ public struct HostProcessRunner: CommandRunner {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
             let reason = String(cString: strerror(rc))
             if rc == ENOENT {
-                return .failure(LabError(.notFound, "command not found: \(program)", location: command.display,
-                                         hint: "install it or put its directory on PATH", cause: reason))
+                return .failure(LabError(.notFound, "command not found: \(program)", location: .command(command),
+                                         hint: "install it or put its directory on PATH", detail: reason))
             }
-            return .failure(LabError(.commandFailed, "cannot start \(program)", location: command.display, cause: reason))
+            return .failure(LabError(.commandFailed, "cannot start \(program)", location: .command(command), detail: reason))
         }
         control.started(pid: pid)
 
@@ -259,11 +259,11 @@ public struct HostProcessRunner: CommandRunner {
             let tail = redactor.redact(String(decoding: out.suffix(2000), as: UTF8.self) + String(decoding: err.suffix(2000), as: UTF8.self))
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             return .failure(LabError(.timeout, "\(program) did not finish within \(formatSeconds(command.deadline))",
-                                     location: command.display,
+                                     location: .command(command),
                                      hint: "the command was killed; check that it is not waiting for input or a dialog, or raise its timeout",
-                                     cause: tail.isEmpty ? nil : "output so far: \(tail)"))
+                                     detail: tail.isEmpty ? nil : "output so far: \(tail)"))
         case .cancelled:
-            return .failure(LabError(.cancelled, "\(program) was cancelled", location: command.display))
+            return .failure(LabError(.cancelled, "\(program) was cancelled", location: .command(command)))
         case .exited:
             break
         }

@@ -53,14 +53,14 @@ extension Labctl {
                         let vm = s.vm(node: node.name)
                         var power = "absent"
                         var checkpoint: String?
-                        if FileManager.default.fileExists(atPath: vm.path) {
+                        if await s.hypervisor.vmExists(vm) {
                             power = (try? await s.hypervisor.powerState(vm).rawValue) ?? "unknown"
                             if let tree = try? await s.hypervisor.snapshots(vm) {
                                 checkpoint = tree.snapshots.max { $0.uid < $1.uid }?.name
                             }
                         }
                         // Only a running VM is asked: no packet goes to an address the lab does not use yet.
-                        let ssh = power == "on" ? await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(1)) : false
+                        let ssh = power == "on" ? await s.portProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(1)) : false
                         let last = journal.entries.filter { $0.scope == .node(node.name) && $0.outcome == .done }
                             .max { $0.sequence < $1.sequence }?.stage
                         return (i, Row(node: node.name, cluster: lab.cluster(of: node)?.name ?? "", role: node.role.rawValue,

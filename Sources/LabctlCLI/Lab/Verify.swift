@@ -128,7 +128,7 @@ extension Labctl {
             do {
                 xml = try JUnitXML.write(junitReport(results, lab: lab, started: started))
             } catch {
-                throw LabError(.internalError, "could not write the JUnit report", location: path, cause: "\(error)")
+                throw LabError(.internalError, "could not write the JUnit report", location: .file(path), cause: error)
             }
             do {
                 let dir = (path as NSString).deletingLastPathComponent
@@ -137,8 +137,8 @@ extension Labctl {
             } catch let e as LabError {
                 throw e
             } catch {
-                throw LabError(.commandFailed, "could not write the JUnit report", location: path,
-                               hint: "check that the directory is writable", cause: "\(error)")
+                throw LabError(.commandFailed, "could not write the JUnit report", location: .file(path),
+                               hint: "check that the directory is writable", cause: error)
             }
         }
     }

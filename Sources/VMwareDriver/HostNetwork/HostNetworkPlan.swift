@@ -63,7 +63,7 @@ public struct HostNetworkPlan: Sendable, Hashable {
         let net = lab.network
         let digits = net.vmnet.drop { !$0.isNumber }
         guard net.vmnet.hasPrefix("vmnet"), let number = Int(digits), String(number) == digits else {
-            throw LabError(.invalidInput, "the network's vmnet is not a VMware virtual network name", location: "lab.json: network.vmnet",
+            throw LabError(.invalidInput, "the network's vmnet is not a VMware virtual network name", location: .lab("network.vmnet"),
                            hint: "use a name like \"vmnet8\" (VMware's NAT network)")
         }
         self.init(vmnet: net.vmnet, vnetNumber: number, subnet: net.subnet, gateway: net.gateway, hostAddress: net.hostAddress,
@@ -83,7 +83,7 @@ enum TemplateText {
         do {
             return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}\n" + template).render(context)
         } catch {
-            throw LabError(.internalError, "the \(name) template does not parse", cause: "\(error)")
+            throw LabError(.internalError, "the \(name) template does not parse", cause: error)
         }
     }
 }
