@@ -136,4 +136,23 @@ struct NodeStagesTests {
         #expect(try await again.claimMachineId("id1", hostKey: "k3", node: "c", nodes: nodes).sorted() == ["a", "b"])
         #expect(try await again.claimMachineId("id2", hostKey: "k1", node: "a", nodes: nodes).isEmpty)
     }
+
+    @Test("A running base VM is refused with the stop command the hypervisor would run, not a hard-coded vmrun line")
+    func runningBaseHintComesFromTheHypervisor() async throws {
+        let lab = try Fixture.lab(profile: "seed-2021")
+        let hv = NoHypervisor(power: .on, exists: true) { operation, vm in
+            guard case .stop(let mode) = operation else { return nil }
+            return ["/Applications/VMware Fusion.app/Contents/Library/vmrun", "-T", "fusion", "stop", vm.path, mode.rawValue]
+        }
+        let s = try LabServices(lab: lab, paths: LabPaths(root: "/labs/home/.labctl"), labDirectory: "/labs/home", hypervisor: hv,
+                                connector: NoGuests(), vmConfigurator: NoGuests(), hostKeys: NoGuests(), portProbe: FixedPortProbe(),
+                                labKey: "/dev/null")
+        let check = try #require(NodeStages.stages(s).first { $0.id == NodeStages.ID.baseCheck })
+        let ctx = StageContext(instance: StageInstanceID(NodeStages.ID.baseCheck, .lab), topology: LabTopology(lab: lab), log: { _ in })
+        let e = await #expect(throws: LabError.self) { try await check.action(ctx) }
+        #expect(e?.code == .conflict)
+        #expect(e?.hint?.contains("('/Applications/VMware Fusion.app/Contents/Library/vmrun' -T fusion stop \(s.baseVM.path) soft)") == true,
+                "\(e?.hint ?? "")")
+        #expect(e?.hint?.contains("-T ws") == false)
+    }
 }

@@ -1,11 +1,22 @@
 import Foundation
 import LabKit
 
-/// A hypervisor with no VMs that answers every query with "nothing there" and does nothing: for
-/// tests that only build stage graphs or services and never act on a VM.
+/// A hypervisor that acts on nothing: by default no VM exists and queries answer "nothing there",
+/// for tests that only build stage graphs or services. `power`, `exists` and `commands` set what
+/// every VM looks like and which hand-run command a hint gets.
 public struct NoHypervisor: Hypervisor {
-    public init() {}
-    public func powerState(_ vm: VMReference) async throws -> PowerState { .off }
+    public var power: PowerState
+    public var exists: Bool
+    public var commands: @Sendable (ManualOperation, VMReference) -> [String]?
+
+    public init(power: PowerState = .off, exists: Bool = false,
+                commands: @escaping @Sendable (ManualOperation, VMReference) -> [String]? = { _, _ in nil }) {
+        self.power = power
+        self.exists = exists
+        self.commands = commands
+    }
+
+    public func powerState(_ vm: VMReference) async throws -> PowerState { power }
     public func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws {}
     public func start(_ vm: VMReference) async throws {}
     public func stop(_ vm: VMReference, mode: StopMode) async throws {}
@@ -15,7 +26,8 @@ public struct NoHypervisor: Hypervisor {
     public func deleteSnapshot(_ vm: VMReference, _ snapshot: SnapshotSelector) async throws {}
     public func guestIPAddress(_ vm: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address? { nil }
     public func delete(_ vm: VMReference) async throws {}
-    public func vmExists(_ vm: VMReference) async -> Bool { false }
+    public func vmExists(_ vm: VMReference) async -> Bool { exists }
+    public func manualCommand(_ operation: ManualOperation, on vm: VMReference) -> [String]? { commands(operation, vm) }
 }
 
 /// VMs that are on, exist when their .vmx file does, and take snapshots with growing uids (the
