@@ -35,12 +35,6 @@ package struct Deadline: Sendable {
     }
 }
 
-func formatDuration(_ d: Duration) -> String {
-    let ms = Deadline.milliseconds(d)
-    if ms % 1000 == 0 { return "\(ms / 1000) s" }
-    return String(format: "%.1f s", Double(ms) / 1000)
-}
-
 enum SHA256Digest {
     static func hash(_ data: Data) -> Data {
         var out = [UInt8](repeating: 0, count: 32)

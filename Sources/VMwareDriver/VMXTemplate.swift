@@ -102,13 +102,9 @@ public struct VMXTemplates: Sendable {
 
     /// The values templates can use; every string is VMX-escaped already.
     static func context(node: NodeSpec, lab: Lab) throws -> [String: Any] {
-        // memsize must be a multiple of 4 (libvirt vmx.c); numvcpus a multiple of coresPerSocket (one socket here).
-        guard node.memoryMiB > 0, node.memoryMiB % 4 == 0 else {
-            throw LabError(.invalidInput, "memoryMiB of node \(node.name) must be a positive multiple of 4 (VMware's memsize rule), got \(node.memoryMiB)",
-                           location: .lab("node \(node.name) memoryMiB"))
-        }
-        guard node.cpus > 0 else {
-            throw LabError(.invalidInput, "cpus of node \(node.name) must be at least 1", location: .lab("node \(node.name) cpus"))
+        // numvcpus must be a multiple of coresPerSocket (one socket here); the size rules live in NodeSpec.sizeProblems.
+        if let p = node.sizeProblems.first {
+            throw LabError(.invalidInput, p.message, location: .lab("node \(node.name) \(p.key)"), hint: p.hint)
         }
         let vmnet = lab.network.vmnet
         // `nat` means the NAT vmnet (vmnet8 by default); another vmnet needs `custom` + `vnet` (vmware.md §2.2).

@@ -66,7 +66,7 @@ enum SSHBenchmark {
         for n in 0..<o.commands {
             let t = ContinuousClock.now
             let r = try await session.run(Command(["echo", "\(n)"]))
-            labctl.append(seconds(ContinuousClock.now - t))
+            labctl.append((ContinuousClock.now - t).seconds)
             guard r.stdoutText == "\(n)\n" else { throw LabError(.internalError, "unexpected output \(r.stdoutText)") }
         }
         report("labctl session", labctl)
@@ -87,7 +87,7 @@ enum SSHBenchmark {
         for n in 0..<o.commands {
             let t = ContinuousClock.now
             let st = try spawn(["/usr/bin/ssh"] + sshOpts + ["-o", "ControlMaster=no", "-o", "ControlPath=\(control)", server.host, "echo", "\(n)"])
-            mux.append(seconds(ContinuousClock.now - t))
+            mux.append((ContinuousClock.now - t).seconds)
             guard st == 0 else { throw LabError(.commandFailed, "ssh via ControlMaster exited \(st)") }
         }
         report("ssh ControlMaster", mux)
@@ -97,7 +97,7 @@ enum SSHBenchmark {
         for n in 0..<o.spawnCommands {
             let t = ContinuousClock.now
             let st = try spawn(["/usr/bin/ssh"] + sshOpts + ["-o", "ControlPath=none", server.host, "echo", "\(n)"])
-            spawnTimes.append(seconds(ContinuousClock.now - t))
+            spawnTimes.append((ContinuousClock.now - t).seconds)
             guard st == 0 else { throw LabError(.commandFailed, "ssh exited \(st)") }
         }
         report("ssh per command", spawnTimes)
@@ -115,12 +115,12 @@ enum SSHBenchmark {
         for round in 0..<3 {
             let t = ContinuousClock.now
             try await session.upload(data, to: "\(server.dataDirectory)/labctl-\(round).bin", mode: 0o644)
-            labctlUp.append(seconds(ContinuousClock.now - t))
+            labctlUp.append((ContinuousClock.now - t).seconds)
             let t2 = ContinuousClock.now
             let scpOpts = OpenSSH.options(privateKey: key, knownHosts: paths.knownHosts, pinned: true)
                 + ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-P", String(server.port)]
             let st = try spawn(["/usr/bin/scp", "-q"] + scpOpts + [local, "\(server.user)@\(server.host):\(server.dataDirectory)/scp-\(round).bin"])
-            scpUp.append(seconds(ContinuousClock.now - t2))
+            scpUp.append((ContinuousClock.now - t2).seconds)
             guard st == 0 else { throw LabError(.commandFailed, "scp exited \(st)") }
         }
         await session.close()
@@ -137,9 +137,6 @@ enum SSHBenchmark {
         return perCommandGoal && uploadGoal ? 0 : 3
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 
     static func median(_ xs: [Double]) -> Double { percentile(xs, 0.5) }
 

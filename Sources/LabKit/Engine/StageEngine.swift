@@ -214,7 +214,7 @@ public struct StageEngine: Sendable {
                 if Task.isCancelled {
                     return .failed(StageFailure(instance: id, error: Self.cancelledError(id), lastLogLines: buffer.lines), .zero)
                 }
-                onEvent(.warning("the probe of \(id) did not answer within \(Self.format(probeDeadline)); treating it as unknown"))
+                onEvent(.warning("the probe of \(id) did not answer within \(formatDuration(probeDeadline)); treating it as unknown"))
                 result = .unknown
             }
             decision = ResumeRules.withProbe(id, journal: journalState, probe: result)
@@ -252,7 +252,7 @@ public struct StageEngine: Sendable {
         var failure: LabError?
         do {
             try await withDeadline(deadline, onTimeout: {
-                LabError(.timeout, "stage \(id.stage) on \(id.scope.name) did not finish within \(Self.format(deadline))",
+                LabError(.timeout, "stage \(id.stage) on \(id.scope.name) did not finish within \(formatDuration(deadline))",
                          location: .stage(id.description),
                          hint: "look at the log of \(id.scope.name) (`labctl logs \(id.scope.name)`), then run `labctl up` again")
             }) {
@@ -262,7 +262,7 @@ public struct StageEngine: Sendable {
                         try await action(context)
                         return
                     } catch let e as LabError where attempt < retry.attempts && retry.retryOn.contains(e.code) && !Task.isCancelled {
-                        onEvent(.warning("\(id) failed (\(e.message)); retrying in \(Self.format(pause)) (attempt \(attempt + 1) of \(retry.attempts))"))
+                        onEvent(.warning("\(id) failed (\(e.message)); retrying in \(formatDuration(pause)) (attempt \(attempt + 1) of \(retry.attempts))"))
                         try await Task.sleep(for: pause)
                         pause = pause * 2
                     }
@@ -308,13 +308,6 @@ public struct StageEngine: Sendable {
                  hint: "run the same command again to continue")
     }
 
-    static func format(_ d: Duration) -> String {
-        let s = d.seconds
-        if s < 1 { return "\(Int((s * 1000).rounded()))ms" }
-        if s < 60 { return s == s.rounded() ? "\(Int(s))s" : String(format: "%.1fs", s) }
-        let total = Int(s.rounded())
-        return total % 60 == 0 ? "\(total / 60)m" : "\(total / 60)m\(total % 60)s"
-    }
 }
 
 /// The last N log lines of one instance, for the failure summary.

@@ -70,9 +70,6 @@ public struct HostProcessRunner: CommandRunner {
 
     // MARK: - The blocking part (runs on its own thread)
 
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 
     private static func now() -> Double {
         var ts = timespec()
@@ -159,8 +156,8 @@ public struct HostProcessRunner: CommandRunner {
         var outFD = outPipe[0], errFD = errPipe[0]
         var out = Data(), err = Data()
 
-        let deadline = started + seconds(command.deadline)
-        let graceSeconds = seconds(grace)
+        let deadline = started + command.deadline.seconds
+        let graceSeconds = grace.seconds
         var termSentAt: Double?
         var killed = false
         var reason: EndReason = .exited
@@ -206,7 +203,7 @@ public struct HostProcessRunner: CommandRunner {
             if exited {
                 if outFD < 0 && errFD < 0 { break }
                 // Output still flowing: keep reading. Quiet for `drain` after exit: a grandchild holds the pipes.
-                if let e = exitedAt, t >= max(e, lastReadAt) + seconds(drain) { break }
+                if let e = exitedAt, t >= max(e, lastReadAt) + drain.seconds { break }
                 if killed, let sent = termSentAt, t >= sent + graceSeconds + 0.3 { break }
             } else if killed, let sent = termSentAt, t >= sent + graceSeconds + 0.5 {
                 // A child in uninterruptible sleep: do not wait for it forever.
@@ -258,7 +255,7 @@ public struct HostProcessRunner: CommandRunner {
         case .timedOut:
             let tail = redactor.redact(String(decoding: out.suffix(2000), as: UTF8.self) + String(decoding: err.suffix(2000), as: UTF8.self))
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            return .failure(LabError(.timeout, "\(program) did not finish within \(formatSeconds(command.deadline))",
+            return .failure(LabError(.timeout, "\(program) did not finish within \(formatDuration(command.deadline))",
                                      location: .command(command),
                                      hint: "the command was killed; check that it is not waiting for input or a dialog, or raise its timeout",
                                      detail: tail.isEmpty ? nil : "output so far: \(tail)"))
@@ -319,12 +316,6 @@ public struct HostProcessRunner: CommandRunner {
     }
 
     private enum EndReason { case exited, timedOut, cancelled }
-}
-
-func formatSeconds(_ d: Duration) -> String {
-    let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    if s == s.rounded() { return "\(Int(s)) s" }
-    return String(format: "%.1f s", s)
 }
 
 /// Shared between the waiting thread and the task's cancellation handler.

@@ -35,22 +35,6 @@ public struct LabMachines: Sendable {
         self.baseVM = baseVM
     }
 
-    /// From the effective lab. `vmPath` maps a node to its VM; by default the convention the node
-    /// stages clone to, `<vmFolder>/<node>/<node>.vmx` (lab.json `vmware.vmFolder`).
-    public init(lab: Lab, vmPath: ((NodeSpec) -> String)? = nil) {
-        let folder = lab.vmware.vmFolder
-        let path = vmPath ?? { LabMachines.conventionalVMPath(folder: folder, node: $0.name) }
-        self.init(
-            topology: LabTopology(lab: lab),
-            machines: lab.clusters.flatMap { c in
-                c.nodes.map { n in
-                    LabMachine(node: n.name, cluster: c.name, vm: VMReference(path: path(n)),
-                               endpoint: GuestEndpoint(node: n.name, host: n.address.description, port: lab.ssh.port, user: lab.ssh.user))
-                }
-            },
-            vmFolder: folder, baseVM: VMReference(path: lab.base.vmx))
-    }
-
     public static func conventionalVMPath(folder: String, node: String) -> String {
         ((folder as NSString).appendingPathComponent(node) as NSString).appendingPathComponent("\(node).vmx")
     }

@@ -57,7 +57,7 @@ public struct LabServices: Sendable {
 
     /// A node's VM: `<vmFolder>/<node>/<node>.vmx`.
     public func vm(node: String) -> VMReference {
-        VMReference(path: ((vmFolder as NSString).appendingPathComponent(node) as NSString).appendingPathComponent("\(node).vmx"))
+        VMReference(path: LabMachines.conventionalVMPath(folder: vmFolder, node: node))
     }
 
     public var baseVM: VMReference { VMReference(path: Self.resolve(lab.base.vmx, against: labDirectory)) }

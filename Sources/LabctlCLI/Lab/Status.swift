@@ -76,12 +76,7 @@ extension Labctl {
         static func table(_ rows: [Row]) -> String {
             let header = ["NODE", "CLUSTER", "ROLE", "ADDRESS", "POWER", "SSH", "CHECKPOINT", "LAST STAGE"]
             let cells = rows.map { [$0.node, $0.cluster, $0.role, $0.address, $0.power, $0.ssh ? "yes" : "no", $0.checkpoint ?? "-", $0.lastStage ?? "-"] }
-            let widths = header.indices.map { i in ([header[i]] + cells.map { $0[i] }).map(\.count).max() ?? 0 }
-            func line(_ r: [String]) -> String {
-                r.indices.map { i in i == r.count - 1 ? r[i] : r[i].padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ")
-            }
-            return ([line(header)] + cells.map(line)).joined(separator: "\n") + "\n"
+            return TextTable.render(header: header, rows: cells)
         }
 
         static func json(_ rows: [Row]) -> String {

@@ -36,7 +36,7 @@ extension Labctl {
             let out = try await LabCommandSupport.locked(env.paths) {
                 try await snapshots.restore(name: name, selection: selection)
             }
-            print("restored \(name) on \(out.nodes.count) node(s) in \(ProgressText.duration(ContinuousClock.now - started)); "
+            print("restored \(name) on \(out.nodes.count) node(s) in \(formatDuration(ContinuousClock.now - started)); "
                   + "journal rewound to position \(out.manifest.journalPosition) (\(out.rewound.count) stage record(s) dropped)")
             print("next: \(LabEnvironment.resumeCommand(labFile: labOptions.lab)) continues from there")
         }

@@ -38,14 +38,7 @@ extension Labctl {
                 try await snapshots.save(name: name, selection: selection)
             }
             let m = out.manifest
-            print("saved lab snapshot \(m.name): \(m.nodes.count) node(s) in \(ProgressText.duration(ContinuousClock.now - started)), journal position \(m.journalPosition)\(m.stage.map { ", after \($0)" } ?? "")")
+            print("saved lab snapshot \(m.name): \(m.nodes.count) node(s) in \(formatDuration(ContinuousClock.now - started)), journal position \(m.journalPosition)\(m.stage.map { ", after \($0)" } ?? "")")
         }
-    }
-}
-
-enum ProgressText {
-    static func duration(_ d: Duration) -> String {
-        let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        return s < 10 ? String(format: "%.1fs", s) : String(format: "%.0fs", s)
     }
 }

@@ -13,16 +13,6 @@ extension ProgressRenderer {
     var handler: @Sendable (EngineEvent) -> Void { { self.handle($0) } }
 }
 
-/// `1.2s`, `12s`, `1m05s`: short, stable durations for humans.
-func formatDuration(_ d: Duration) -> String {
-    let s = max(0, d.seconds)
-    if s < 10 { return String(format: "%.1fs", s) }
-    if s < 60 { return "\(Int(s))s" }
-    let total = Int(s)
-    if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
-    return String(format: "%dh%02dm", total / 3600, (total % 3600) / 60)
-}
-
 /// The failure summary after a failed run: what failed, where, its last log lines, and how to resume.
 enum FailureSummary {
     static func render(_ summary: RunSummary, resumeCommand: String) -> String {
