@@ -226,22 +226,26 @@ public struct VMwareHypervisor: Hypervisor {
         }
     }
 
-    public func revert(_ ref: VMReference, to selector: SnapshotSelector) async throws {
-        try requireNotPlayer("reverting to a snapshot")
+    /// Runs `body` on the snapshot `selector` names, read from the VM's .vmsd under the VM's operation
+    /// lock; refused under Player, which has no snapshots.
+    private func withSnapshot(_ ref: VMReference, _ selector: SnapshotSelector, _ what: String,
+                              _ body: @escaping @Sendable (String, SnapshotTree, SnapshotInfo) async throws -> Void) async throws {
+        try requireNotPlayer(what)
         let path = Vmrun.absolute(ref.path)
         try await vmrun.operationLocks.withLock(vmrun.lockKey(path)) {
             let tree = try VMSD.load(forVMX: path).tree
-            let target = try tree.resolve(selector, vm: path)
+            try await body(path, tree, try tree.resolve(selector, vm: path))
+        }
+    }
+
+    public func revert(_ ref: VMReference, to selector: SnapshotSelector) async throws {
+        try await withSnapshot(ref, selector, "reverting to a snapshot") { path, tree, target in
             try await vm("revertToSnapshot", path, [try tree.vmrunName(for: target, vm: path)], idempotent: false)
         }
     }
 
     public func deleteSnapshot(_ ref: VMReference, _ selector: SnapshotSelector) async throws {
-        try requireNotPlayer("deleting a snapshot")
-        let path = Vmrun.absolute(ref.path)
-        try await vmrun.operationLocks.withLock(vmrun.lockKey(path)) {
-            let tree = try VMSD.load(forVMX: path).tree
-            let target = try tree.resolve(selector, vm: path)
+        try await withSnapshot(ref, selector, "deleting a snapshot") { path, tree, target in
             // Deleting a snapshot that linked clones use breaks them (Fusion docs, GOVIX; vmware.md §3.2).
             // Deleting an ancestor consolidates the disk chain the descendants' clones hang from, so
             // the whole subtree counts [I: the exact consolidation effect is unverified, §8].
