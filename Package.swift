@@ -42,7 +42,7 @@ let package = Package(
         // GuestConnector, HostKeyPinning and PortProbe over libssh2 and TCP.
         .target(name: "GuestSSH", dependencies: ["LabKit", "CLibSSH2"]),
         // XML (JUnit reports, version info) over libxml2, kept in its own module so that
-        // only this module links libxml2 next to Foundation's ICU (docs/engine.md, "LabXML").
+        // only this module links libxml2 next to Foundation's ICU (docs/engine.md, "LabXML and Foundation's ICU").
         .target(name: "LabXML", dependencies: ["CLibXML2"]),
         // The shared Istio CA: a root per lab, an intermediate per cluster (docs/pki.md).
         .target(

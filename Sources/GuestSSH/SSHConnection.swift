@@ -18,7 +18,7 @@ enum SSHAuth {
 ///
 /// Not thread-safe: `SSHSession` confines it to its serial queue. Everything runs in
 /// libssh2's non-blocking mode; each call that says EAGAIN is retried after `poll` in the
-/// directions libssh2 reports (swift-stack.md §2), so every step obeys a deadline and
+/// directions libssh2 reports (docs/ssh.md, "How the client is built"), so every step obeys a deadline and
 /// stdout and stderr drain alternately (a blocking read of one can deadlock on the other).
 final class SSHConnection {
     let endpoint: GuestEndpoint
@@ -60,7 +60,7 @@ final class SSHConnection {
         let c = SSHConnection(endpoint: endpoint, fd: fd, session: session, keepaliveInterval: keepaliveInterval)
         libssh2_session_set_blocking(session, 0)
         // libssh2 1.10 prefers ECDSA host keys; OpenSSH clients prefer ed25519. Prefer the type
-        // already pinned for this host, then ed25519, or pins would not match (swift-stack.md §2).
+        // already pinned for this host, then ed25519, or pins would not match (docs/ssh.md, "How the client is built").
         let pinnedTypes = knownHosts.pins(host: endpoint.host, port: endpoint.port).map(\.keyType)
         var prefs: [String] = []
         for t in pinnedTypes + ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"]

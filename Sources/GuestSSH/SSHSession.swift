@@ -77,7 +77,7 @@ public struct SSHConnector: GuestConnector {
 /// A session to one node: one SSH connection, one channel per command.
 ///
 /// Every libssh2 call runs on this session's own serial queue, never on Swift's cooperative
-/// pool: blocking there would stall every other task (swift-stack.md §2, 16 sessions of
+/// pool: blocking there would stall every other task (docs/ssh.md, "How the client is built": 16 sessions of
 /// `sleep 1` take 8 s instead of 1 s).
 public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendable {
     private let queue: DispatchQueue

@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 /// `libssh2_init` is not thread-safe: it runs exactly once, before any session exists
-/// (swift-stack.md §2, "Concurrency design").
+/// (docs/ssh.md, "How the client is built").
 enum LibSSH2Global {
     static let initialized: Int32 = libssh2_init(0)
 }

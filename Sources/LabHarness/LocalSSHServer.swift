@@ -9,7 +9,7 @@ import Darwin
 
 /// A throwaway OpenSSH sshd on a loopback address, for GuestSSH's tests and `labctl-bench ssh`.
 ///
-/// The rig from swift-stack.md §2: its own config, host keys and authorized_keys in a temp
+/// The rig of docs/ssh.md ("The test sshd"): its own config, host keys and authorized_keys in a temp
 /// folder, `UsePAM no` and `StrictModes no`, run as root, logging in as a dedicated
 /// unprivileged user with a stock `.bashrc` (root's runs pyenv, 40x slower per command).
 public final class LocalSSHServer: @unchecked Sendable {

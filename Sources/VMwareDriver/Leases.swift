@@ -50,7 +50,7 @@ public struct LeaseFile: Sendable, Equatable {
         self.problems = problems
     }
 
-    /// Finds the lease for `mac` (vmware.md §4.5).
+    /// Finds the lease for `mac` (docs/vmware-driver.md, "Host network files").
     ///
     /// Entries are appended, so a MAC appears many times. Like VVD's `dhcp_lease_file.go`,
     /// only active leases count, and when several are active the most recent start wins

@@ -14,7 +14,7 @@ import Darwin
 /// each a fixed 512-byte record (`FILELOCK_DATA_SIZE`, NUL padded) of space-separated fields:
 /// machine ID, execution ID (`<pid>-<process creation time>`), Lamport number, `S` or `X`,
 /// creation time, then optional `name=value` properties such as `lc=`. VVD reads the PID with
-/// `\s(\d+)-` (VVD Go `driver/base.go` `vmPidAlive`). vmware.md §1.6.
+/// `\s(\d+)-` (VVD Go `driver/base.go` `vmPidAlive`; docs/vmware-driver.md, "Checks before touching a VM's files").
 public struct VMwareLock: Sendable, Hashable {
     public enum State: String, Sendable, Hashable {
         /// An owner PID is alive on this host.

@@ -3,9 +3,9 @@ import LabKit
 
 /// A VM's snapshot database (`<name>.vmsd`), read-only.
 ///
-/// Same `key = "value"` syntax as the VMX (Broadcom KB 337269, vmware.md §3.1).
+/// Same `key = "value"` syntax as the VMX (Broadcom KB 337269; docs/vmware-driver.md, "Snapshots").
 /// `snapshotN` is an array index, not the hierarchy: the tree comes from `parent` uids.
-/// Clone bookkeeping (vmware.md §3.2): the parent's `snapshotN.numClones`/`snapshotN.cloneM`
+/// Clone bookkeeping (docs/vmware-driver.md, "Snapshots"): the parent's `snapshotN.numClones`/`snapshotN.cloneM`
 /// name the linked clones made from a snapshot; a clone's own `cloneOf0` names its parent VMX.
 public struct VMSD: Sendable, Hashable {
     public var tree: SnapshotTree
@@ -126,7 +126,7 @@ public struct VMSD: Sendable, Hashable {
     }
 
     /// createTimeHigh/Low: a 64-bit microsecond Unix time split in two 32-bit halves; the low half
-    /// is often written as a signed number [I: field semantics undocumented, vmware.md §3.1].
+    /// is often written as a signed number (field semantics undocumented, KB 337269).
     static func createTime(high: String?, low: String?) -> Date? {
         guard let h = high.flatMap({ Int64($0) }), let l = low.flatMap({ Int64($0) }) else { return nil }
         let micros = (h << 32) | (l & 0xffff_ffff)
@@ -192,7 +192,7 @@ extension SnapshotTree {
     }
 
     /// The name vmrun should be given for `snapshot`. vmrun addresses snapshots by name, and
-    /// VIX treats `/` as a path separator (GOVIX GetNamedSnapshot, vmware.md §3.2), so a
+    /// VIX treats `/` as a path separator (GOVIX GetNamedSnapshot), so a
     /// duplicate name is disambiguated by its path from the root when that path is unique.
     public func vmrunName(for snapshot: SnapshotInfo, vm: String) throws -> String {
         if named(snapshot.name).count == 1 && !snapshot.name.contains("/") { return snapshot.name }

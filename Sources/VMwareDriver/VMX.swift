@@ -4,7 +4,7 @@ import LabKit
 /// A VMX (or .vmsd) file as an ordered document.
 ///
 /// VMware's own writer preserves order; Vagrant sorts and lower-cases keys; GNS3
-/// keeps order (vmware.md §2.1). We keep everything: key order, comments, the
+/// keeps order (docs/vmware-driver.md, "VMX files: character sets and edits"). We keep everything: key order, comments, the
 /// shebang, the `.encoding` line, unknown keys, the original key case and the
 /// original bytes of every line we did not change, so a round trip is exact.
 /// Keys compare case-insensitively (every parser lower-cases them, and VMware
@@ -126,7 +126,7 @@ public struct VMXDocument: Sendable, Hashable {
         }
     }
 
-    // MARK: Escapes (vmware.md §2.1: `|XX` hex, libvirt virVMXEscapeHexPipe)
+    // MARK: Escapes (`|XX` hex, libvirt src/vmx/vmx.h virVMXEscapeHexPipe)
 
     /// Decodes `|XX` escapes; a `|` not followed by two hex digits is kept as is.
     public static func unescape(_ s: String) -> String {

@@ -107,7 +107,7 @@ public struct VMXTemplates: Sendable {
             throw LabError(.invalidInput, p.message, location: .lab("node \(node.name) \(p.key)"), hint: p.hint)
         }
         let vmnet = lab.network.vmnet
-        // `nat` means the NAT vmnet (vmnet8 by default); another vmnet needs `custom` + `vnet` (vmware.md §2.2).
+        // `nat` means the NAT vmnet (vmnet8 by default); another vmnet needs `custom` + `vnet` (docs/vmware-driver.md, "Keys the templates set").
         let isDefaultNAT = vmnet.lowercased() == "vmnet8"
         let e = VMXDocument.escape
         var ctx: [String: Any] = [

@@ -15,7 +15,7 @@ public enum VariableScope: String, Sendable, Codable {
 ///
 /// Every vmrun quirk stays here: deadlines, retries, serialisation, the error
 /// catalogue, duplicate snapshot names, linked-clone bookkeeping, the
-/// power/lock checks before touching files (vmware.md §6).
+/// power/lock checks before touching files (docs/vmware-driver.md).
 public struct VMwareHypervisor: Hypervisor {
     public var vmrun: Vmrun
     /// Lease files to fall back on when Tools report no usable address.
@@ -32,7 +32,7 @@ public struct VMwareHypervisor: Hypervisor {
         self.now = now
     }
 
-    /// Workstation Player's vmrun has no linked clones or snapshots (GOVIX, VVD, GNS3; vmware.md §1.1):
+    /// Workstation Player's vmrun has no linked clones or snapshots (GOVIX, VVD, GNS3; docs/vmware-driver.md, "How vmrun is found"):
     /// those operations throw `.unsupported` before vmrun runs.
     private func requireNotPlayer(_ what: String) throws {
         if vmrun.product == .player {
@@ -80,7 +80,7 @@ public struct VMwareHypervisor: Hypervisor {
         return names.contains { $0.hasSuffix(".vmss") } ? .suspended : .off
     }
 
-    /// Before editing a VMX or cloning: not running, not suspended (when asked), no live or stale `.lck` (vmware.md §1.6, §6.1).
+    /// Before editing a VMX or cloning: not running, not suspended (when asked), no live or stale `.lck` (docs/vmware-driver.md, "Checks before touching a VM's files").
     private func requireIdle(_ ref: VMReference, action: String, allowSuspended: Bool = false) async throws {
         let path = Vmrun.absolute(ref.path)
         guard FileManager.default.fileExists(atPath: path) else {
@@ -112,7 +112,7 @@ public struct VMwareHypervisor: Hypervisor {
             try await requireIdle(source, action: "clone \(src)")
             var args = [try vmrun.platform.vmrunPath(dst), kind.rawValue]
             if let snapshot {
-                // vmrun addresses the snapshot by name: make sure the name means one snapshot (vmware.md §1.4, §3.2).
+                // vmrun addresses the snapshot by name: make sure the name means one snapshot (docs/vmware-driver.md, "Snapshots").
                 let tree = try VMSD.load(forVMX: src).tree
                 let chosen = try tree.resolve(.name(snapshot), vm: src)
                 args.append("-snapshot=\(try tree.vmrunName(for: chosen, vm: src))")
@@ -135,14 +135,14 @@ public struct VMwareHypervisor: Hypervisor {
     // MARK: Power
 
     public func start(_ ref: VMReference) async throws {
-        // What vmrun does for an already-running VM is unverified (vmware.md §8): do not ask it.
+        // What vmrun does for an already-running VM is unverified (docs/vmware-driver.md, "Known gaps"): do not ask it.
         if try await isRunning(ref) { return }
         try await startNewClone(ref)
     }
 
     /// `vmrun clone` leaves the new VM powered off, so `start` needs no `list` first: one vmrun call per node less.
     public func startNewClone(_ ref: VMReference) async throws {
-        // `start` blocks until power-on, not boot; Vagrant retries it with a 300 s deadline (vmware.md §1.3, §1.5).
+        // `start` blocks until power-on, not boot; Vagrant retries it with a 300 s deadline (docs/vmware-driver.md, "Deadlines, retries and serialisation").
         try await vm("start", ref.path, ["nogui"], deadline: .start, idempotent: true)
     }
 
@@ -171,7 +171,7 @@ public struct VMwareHypervisor: Hypervisor {
         try await waitUntilStopped(ref)
     }
 
-    /// Polls `list` until the VM is gone (Packer polls IsRunning after shutdown, vmware.md §1.5).
+    /// Polls `list` until the VM is gone (Packer polls IsRunning after shutdown, PKR step_shutdown.go).
     private func waitUntilStopped(_ ref: VMReference) async throws {
         let clock = ContinuousClock()
         let end = clock.now + stopPollDeadline
@@ -191,7 +191,7 @@ public struct VMwareHypervisor: Hypervisor {
     // MARK: Snapshots
 
     public func snapshots(_ ref: VMReference) async throws -> SnapshotTree {
-        // The .vmsd has the uids and the tree; `listSnapshots` has only names (vmware.md §3.1).
+        // The .vmsd has the uids and the tree; `listSnapshots` has only names (docs/vmware-driver.md, "Snapshots").
         try VMSD.load(forVMX: Vmrun.absolute(ref.path)).tree
     }
 
@@ -201,7 +201,7 @@ public struct VMwareHypervisor: Hypervisor {
         try validateSnapshotName(name, vm: path)
         return try await vmrun.operationLocks.withLock(vmrun.lockKey(path)) {
             let before = try VMSD.load(forVMX: path).tree
-            // vmrun accepts duplicate names and no source shows it refusing one (vmware.md §1.4 "Not verified"),
+            // vmrun accepts duplicate names and no source shows it refusing one (docs/vmware-driver.md, "Snapshots"),
             // so labctl keeps names unique itself.
             if let existing = before.named(name).first {
                 throw LabError(.conflict, "the VM has a snapshot named \"\(name)\" already (uid \(existing.uid))", location: .file(path),
@@ -219,7 +219,7 @@ public struct VMwareHypervisor: Hypervisor {
     }
 
     private func validateSnapshotName(_ name: String, vm: String) throws {
-        // VIX treats / and \ as path separators; " and | need VMX escapes (vmware.md §3.2).
+        // VIX treats / and \ as path separators; " and | need VMX escapes (GOVIX GetNamedSnapshot; docs/vmware-driver.md, "Snapshots").
         if name.isEmpty || name.contains(where: { "/\\\"|".contains($0) || $0.isNewline }) {
             throw LabError(.invalidInput, "invalid snapshot name \"\(name)\"", location: .file(vm),
                            hint: "snapshot names must not be empty or contain / \\ \" | or line breaks")
@@ -246,9 +246,9 @@ public struct VMwareHypervisor: Hypervisor {
 
     public func deleteSnapshot(_ ref: VMReference, _ selector: SnapshotSelector) async throws {
         try await withSnapshot(ref, selector, "deleting a snapshot") { path, tree, target in
-            // Deleting a snapshot that linked clones use breaks them (Fusion docs, GOVIX; vmware.md §3.2).
+            // Deleting a snapshot that linked clones use breaks them (Fusion docs, GOVIX; docs/vmware-driver.md, "Snapshots").
             // Deleting an ancestor consolidates the disk chain the descendants' clones hang from, so
-            // the whole subtree counts [I: the exact consolidation effect is unverified, §8].
+            // the whole subtree counts (the exact consolidation effect is unverified).
             var subtree: [Int] = [target.uid]
             var index = 0
             while index < subtree.count {
@@ -350,14 +350,14 @@ public struct VMwareHypervisor: Hypervisor {
 
     /// `newClone`: the caller has just made this VM with `clone` (vmrun clone leaves it powered off), so
     /// `vmrun list` is not asked again; the lock-file check still runs (a running or open VM holds
-    /// `<vmx>.lck`, vmware.md §1.6). Saves a vmrun call per node while the clone holds `base-vm`.
+    /// `<vmx>.lck`, docs/vmware-driver.md "Checks before touching a VM's files"). Saves a vmrun call per node while the clone holds `base-vm`.
     public func configure(_ ref: VMReference, settings: [(key: String, value: String)], removing: [String], newClone: Bool) async throws {
         let path = Vmrun.absolute(ref.path)
         for (key, _) in settings where !VMXDocument.isValidKey(key) {
             throw LabError(.invalidInput, "invalid VMX key \"\(key)\"", location: .file(path), hint: "keys are made of letters, digits and . : _ -")
         }
         try await vmrun.vmLocks.withLock(vmrun.lockKey(path)) {
-            // VMware rewrites the VMX on power-off and on UI actions: edit only a closed, powered-off VM (vmware.md §2.1).
+            // VMware rewrites the VMX on power-off and on UI actions: edit only a closed, powered-off VM (docs/vmware-driver.md, "Checks before touching a VM's files").
             if newClone {
                 guard FileManager.default.fileExists(atPath: path) else {
                     throw LabError(.notFound, "cannot edit \(path): the VM does not exist", location: .file(path))
@@ -387,7 +387,7 @@ public struct VMwareHypervisor: Hypervisor {
     public func delete(_ ref: VMReference) async throws {
         let path = Vmrun.absolute(ref.path)
         guard FileManager.default.fileExists(atPath: path) else { return }
-        // A linked clone's delete touches its parent's bookkeeping: serialise on the parent (vmware.md §1.5).
+        // A linked clone's delete touches its parent's bookkeeping: serialise on the parent (docs/vmware-driver.md, "Deadlines, retries and serialisation").
         let parent = (try? VMSD.load(forVMX: path))?.cloneOf.first.map(Vmrun.absolute)
         try await vmrun.operationLocks.withLock(vmrun.lockKey(parent ?? path)) {
             try await requireIdle(ref, action: "delete \(path)", allowSuspended: true)

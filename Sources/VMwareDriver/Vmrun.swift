@@ -2,7 +2,7 @@ import Foundation
 import LabKit
 
 /// Finds vmrun: the lab file's `vmware.vmrun`, then `LABCTL_VMRUN`, then the host OS's
-/// default location, then `PATH` (vmware.md §5).
+/// default location, then `PATH` (docs/vmware-driver.md, "How vmrun is found").
 public enum VmrunLocator {
     public static func locate(override: String?, product: VMwareProduct, platform: HostPlatform = .current,
                               environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -36,7 +36,7 @@ public enum VmrunLocator {
     }
 }
 
-/// Bounded retries for idempotent vmrun commands (Vagrant: 3 tries, 2 s apart, vmware.md §1.5).
+/// Bounded retries for idempotent vmrun commands (Vagrant: 3 tries, 2 s apart, VVD base.rb#vmexec).
 public struct VmrunRetryPolicy: Sendable, Hashable {
     public var tries: Int
     public var delay: Duration
@@ -46,7 +46,7 @@ public struct VmrunRetryPolicy: Sendable, Hashable {
     }
 }
 
-/// An async mutex per key. vmware.md §1.5 recommends one in-flight vmrun per VMX, and a
+/// An async mutex per key: one in-flight vmrun per VMX, and a
 /// lock around clone, snapshot and delete of a base VM, because no source documents that
 /// concurrent vmrun calls on one VM are safe.
 public actor KeyedLock {
@@ -121,7 +121,7 @@ public struct Vmrun: Sendable {
         self.init(path: path, product: spec.product, timeouts: spec.timeouts, runner: runner, platform: platform)
     }
 
-    /// Which deadline a call gets (vmware.md §1.5: start 300 s, soft stop 15-30 s, others 120 s).
+    /// Which deadline a call gets (docs/vmware-driver.md, "Deadlines, retries and serialisation": start 300 s, soft stop 30 s, others 120 s).
     public enum DeadlineClass: Sendable { case start, softStop, standard }
 
     public func deadline(_ c: DeadlineClass) -> Duration {
@@ -134,7 +134,7 @@ public struct Vmrun: Sendable {
 
     /// The full argv for a vmrun command.
     public func argv(_ command: String, _ arguments: [String]) -> [String] {
-        // Flags must come before the command (vmrun --help, vmware.md §1.1).
+        // Flags must come before the command (vmrun --help; docs/vmware-driver.md, "vmrun's command line").
         [path, "-T", product.rawValue, command] + arguments
     }
 

@@ -5,7 +5,7 @@ import LabKit
 ///
 /// vmrun prints errors on stdout (GNS3 `__init__.py#_execute`, vagrant#6772), may print
 /// log noise before the `Error:` line (vagrant#6216), and uses CRLF on Windows
-/// (VVD `base.rb#vmexec`). vmware.md §1.2.
+/// (VVD `base.rb#vmexec`); docs/vmware-driver.md, "Errors".
 public struct VmrunOutput: Sendable, Hashable {
     public var lines: [String]
 
@@ -46,7 +46,7 @@ public struct VmrunOutput: Sendable, Hashable {
     }
 
     /// `vmrun listSnapshots [showTree]`: `Total snapshots: N` then names; in tree mode a child is
-    /// indented with one tab per level (VVD `base.rb#snapshot_tree`; the exact real output is unverified, §8).
+    /// indented with one tab per level (VVD `base.rb#snapshot_tree`; the exact real output is unverified: docs/vmware-driver.md, "Known gaps").
     public func snapshotNames(command: [String]) throws -> [(name: String, depth: Int)] {
         guard let (index, _) = header("Total snapshots:") else {
             throw LabError(.commandFailed, "unexpected output from vmrun listSnapshots: no \"Total snapshots:\" line", location: .command(command),
@@ -82,7 +82,7 @@ public struct VmrunOutput: Sendable, Hashable {
     }
 }
 
-/// A vmrun failure, typed by the catalogue in vmware.md §1.4.
+/// A vmrun failure, typed by the catalogue in docs/vmware-driver.md ("Deadlines, retries and serialisation", "Errors").
 public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// `The virtual machine is not powered on` (packer#1300; VIX 3006).

@@ -33,7 +33,7 @@ struct HostProcessRunnerTests {
     }
 
     @Test func largeOutputOnBothPipesDoesNotDeadlock() async throws {
-        // 1 MiB on each pipe, far above the 64 KiB pipe buffer (vmware.md §6.13).
+        // 1 MiB on each pipe, far above the 64 KiB pipe buffer (docs/engine.md, "Host commands").
         let r = try await runner.run(Command(["bash", "-c", "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2"], deadline: .seconds(20)))
         #expect(r.stdout.count == 1_048_576)
         #expect(r.stderr.count == 1_048_576)

@@ -20,7 +20,7 @@ actor RecordingRunner: CommandRunner {
     }
 }
 
-/// A fake root with VMware Workstation's files as VMware wrote them (vmware.md 4.2).
+/// A fake root with VMware Workstation's files as VMware wrote them (PKR testdata; docs/vmware-driver.md, "Host network files").
 struct FakeHost {
     let root: URL
     static let networking = """

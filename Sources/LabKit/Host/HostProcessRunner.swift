@@ -9,8 +9,8 @@ import Darwin
 ///
 /// Why not `Foundation.Process`: we need the child in its own process group so a
 /// deadline or Ctrl-C can kill vmrun *and* whatever it spawned (vmrun is known to
-/// hang, vmware.md §1.5), and we must read stdout and stderr concurrently so a
-/// chatty child cannot deadlock on a full pipe (vmware.md §6.13, the GLF bug).
+/// hang, docs/engine.md "Host commands"), and we must read stdout and stderr concurrently so a
+/// chatty child cannot deadlock on a full pipe (docs/engine.md, "Host commands": the gitlab-fusion bug).
 ///
 /// The wait happens on a dedicated thread with `poll(2)`, never on Swift's
 /// cooperative pool. On the deadline the group gets SIGTERM, then SIGKILL after

@@ -2,7 +2,7 @@ import Foundation
 import LabKit
 import Mustache
 
-/// The host operating systems VMware's NAT network is configured on (vmware.md 4.2-4.4).
+/// The host operating systems VMware's NAT network is configured on (docs/vmware-driver.md, "Host network files").
 public enum VMwareHostOS: String, Sendable, Hashable, CaseIterable, Codable {
     case linux, macos, windows
 
@@ -28,7 +28,7 @@ public struct DHCPReservation: Sendable, Hashable {
         self.mac = mac
         self.address = address
     }
-    /// VMware writes MACs upper-case in dhcpd.conf and `networking` (vmware.md 4.2).
+    /// VMware writes MACs upper-case in dhcpd.conf and `networking` (docs/vmware-driver.md, "Host network files").
     public var macText: String { mac.description.uppercased() }
 }
 
@@ -73,7 +73,7 @@ public struct HostNetworkPlan: Sendable, Hashable {
 
     public var netmask: IPv4Address { subnet.netmask }
     public var broadcast: IPv4Address { subnet.broadcast }
-    /// The MAC VMware gives the host's virtual adapter: `00:50:56:C0:00:<vnet>` (vmware.md 4.2 nat.conf, dhcpd.conf).
+    /// The MAC VMware gives the host's virtual adapter: `00:50:56:C0:00:<vnet>` (nat.conf, dhcpd.conf: docs/vmware-driver.md, "Host network files").
     public var hostMAC: String { String(format: "00:50:56:C0:00:%02X", vnetNumber & 0xff) }
 }
 
