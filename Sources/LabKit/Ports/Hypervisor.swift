@@ -75,8 +75,8 @@ public enum ManualOperation: Sendable, Hashable {
 /// Sized to its callers (LabStages, LabKit's snapshots and machines): what only a backend needs
 /// (vmrun's `list`, `checkToolsState`, VMX edits) stays inside that backend. As in
 /// apple/containerization, a backend that cannot do an operation throws `LabError` with code
-/// `.unsupported` (Workstation Player has no snapshots or linked clones) instead of publishing a
-/// capability set; callers that can go on without it catch that code.
+/// `.unsupported` and a hint (Workstation Player has no snapshots or linked clones) instead of
+/// publishing a capability set nobody reads.
 public protocol Hypervisor: Sendable {
     func powerState(_ vm: VMReference) async throws -> PowerState
     func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws
