@@ -107,7 +107,7 @@ extension MeshCA {
                 rootFingerprint = try? sha256Fingerprint(of: r)
             } else {
                 problems.append(LabError(.security, "the root certificate is not self-signed",
-                                         location: .other("\(first.source)/root-cert.pem"), hint: reissue(first.cluster)))
+                                         location: .file("\(first.source)/root-cert.pem"), hint: reissue(first.cluster)))
             }
         } catch let e as LabError { problems.append(e) } catch { problems.append(LabError(.internalError, "\(error)")) }
 

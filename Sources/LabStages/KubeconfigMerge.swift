@@ -53,10 +53,10 @@ public enum KubeconfigMerge {
             let location = "admin.conf of \(entry.cluster)"
             let object: Any?
             do { object = try Yams.load(yaml: entry.adminConf) } catch {
-                throw LabError(.commandFailed, "the admin kubeconfig is not YAML", location: .file(location), cause: error)
+                throw LabError(.commandFailed, "the admin kubeconfig is not YAML", location: .other(location), cause: error)
             }
             guard let config = object as? [String: Any] else {
-                throw LabError(.commandFailed, "the admin kubeconfig is not a YAML mapping", location: .file(location))
+                throw LabError(.commandFailed, "the admin kubeconfig is not a YAML mapping", location: .other(location))
             }
             let allContexts = config["contexts"] as? [[String: Any]] ?? []
             let current = config["current-context"] as? String
@@ -64,13 +64,13 @@ public enum KubeconfigMerge {
                   let body = context["context"] as? [String: Any],
                   let clusterName = body["cluster"] as? String, let userName = body["user"] as? String
             else {
-                throw LabError(.commandFailed, "the admin kubeconfig has no usable context", location: .file(location))
+                throw LabError(.commandFailed, "the admin kubeconfig has no usable context", location: .other(location))
             }
             guard var cluster = (config["clusters"] as? [[String: Any]])?.first(where: { $0["name"] as? String == clusterName })?["cluster"] as? [String: Any] else {
-                throw LabError(.commandFailed, "the admin kubeconfig has no cluster '\(clusterName)'", location: .file(location))
+                throw LabError(.commandFailed, "the admin kubeconfig has no cluster '\(clusterName)'", location: .other(location))
             }
             guard let user = (config["users"] as? [[String: Any]])?.first(where: { $0["name"] as? String == userName })?["user"] as? [String: Any] else {
-                throw LabError(.commandFailed, "the admin kubeconfig has no user '\(userName)'", location: .file(location))
+                throw LabError(.commandFailed, "the admin kubeconfig has no user '\(userName)'", location: .other(location))
             }
             if let server = entry.server { cluster["server"] = server }
             clusters.append(["name": entry.cluster, "cluster": cluster])

@@ -37,18 +37,18 @@ public struct RenderedScript: Sendable, Hashable {
         case (let kind?, let secret?):
             // An empty sudo password means "sudo needs none" (base-access then writes its rule with sudo -n).
             guard !secret.isEmpty || kind == .sudoPassword else {
-                throw LabError(.internalError, "\(name) needs its \(kind.rawValue) input, got an empty one", location: .file(name))
+                throw LabError(.internalError, "\(name) needs its \(kind.rawValue) input, got an empty one", location: .other(name))
             }
             if kind != .caCertificates, secret.contains("\n") {
-                throw LabError(.internalError, "\(name) reads its \(kind.rawValue) as one line", location: .file(name))
+                throw LabError(.internalError, "\(name) reads its \(kind.rawValue) as one line", location: .other(name))
             }
             stdin += secret.hasSuffix("\n") ? secret : secret + "\n"
             secrets.append(secret)
             secrets += secret.split(separator: "\n").map { String($0) }
         case (let kind?, nil):
-            throw LabError(.internalError, "\(name) needs its \(kind.rawValue) on standard input", location: .file(name))
+            throw LabError(.internalError, "\(name) needs its \(kind.rawValue) on standard input", location: .other(name))
         case (nil, .some):
-            throw LabError(.internalError, "\(name) takes no input", location: .file(name))
+            throw LabError(.internalError, "\(name) takes no input", location: .other(name))
         }
         var command = Command.script(stdin, deadline: deadline, sudo: sudo, secrets: secrets)
         command.secretOutput = outputIsSecret
@@ -319,7 +319,7 @@ public struct StageScripts: Sendable {
     static func render(template name: String, kind: String, context: [String: Any]) throws -> String {
         let library = try library()
         guard let text = library.render(context, withTemplate: "\(kind)/\(name)") else {
-            throw LabError(.internalError, "no embedded template \(kind)/\(name)", location: .other("Sources/LabStages/Resources/\(kind)"))
+            throw LabError(.internalError, "no embedded template \(kind)/\(name)", location: .file("Sources/LabStages/Resources/\(kind)"))
         }
         return text
     }
@@ -328,7 +328,7 @@ public struct StageScripts: Sendable {
         guard let url = EmbeddedResources.url(kind, file),
               let text = try? String(contentsOf: url, encoding: .utf8)
         else {
-            throw LabError(.internalError, "missing embedded resource \(kind)/\(file)", location: .other("Sources/LabStages/Resources/\(kind)/\(file)"))
+            throw LabError(.internalError, "missing embedded resource \(kind)/\(file)", location: .file("Sources/LabStages/Resources/\(kind)/\(file)"))
         }
         return text
     }
@@ -350,7 +350,7 @@ public struct StageScripts: Sendable {
         } catch let error as LabError {
             throw error
         } catch {
-            throw LabError(.internalError, "an embedded template does not parse", location: .other("Sources/LabStages/Resources"), cause: error)
+            throw LabError(.internalError, "an embedded template does not parse", location: .file("Sources/LabStages/Resources"), cause: error)
         }
         return library
     }

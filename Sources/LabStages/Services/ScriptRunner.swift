@@ -15,7 +15,7 @@ public enum ScriptRunner {
         guard result.succeeded else {
             throw LabError(.commandFailed,
                            "\(script.script.rawValue) failed on \(script.host) (exit \(result.exitStatus)\(result.exitSignal.map { ", signal \($0)" } ?? ""))",
-                           location: .other("node \(session.endpoint.node) (\(session.endpoint.host))"),
+                           location: .node(session.endpoint.node, path: session.endpoint.host),
                            hint: "see the node's log: labctl logs \(session.endpoint.node); fix the cause and re-run labctl up",
                            detail: errLines.suffix(5).joined(separator: "\n"))
         }
