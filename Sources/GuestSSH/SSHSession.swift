@@ -140,7 +140,7 @@ public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendab
                                    + "within \(formatDuration(deadline.budget)) (\(attempts) attempts)",
                                    location: .node(endpoint.node),
                                    hint: "check that the VM is running, has address \(endpoint.host) and runs sshd",
-                                   detail: error.message + (error.cause.map { ": \($0)" } ?? ""))
+                                   cause: error)
                 }
                 Thread.sleep(forTimeInterval: delay)
                 delay = min(delay * 2, 5)

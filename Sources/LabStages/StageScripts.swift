@@ -289,7 +289,7 @@ public struct StageScripts: Sendable {
         var errors: [LabError] = []
         func check(_ value: String, _ path: String) {
             if value.isEmpty || !isSafe(value, extra: "._-") || value.hasPrefix("-") {
-                errors.append(LabError(.invalidInput, "'\(value)' cannot be used in a script", location: .lab("\(path)"),
+                errors.append(LabError(.invalidInput, "'\(value)' cannot be used in a script", location: .lab(path),
                                        hint: "use letters, digits, '.', '_' and '-' only"))
             }
         }

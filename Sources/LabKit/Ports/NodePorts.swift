@@ -13,7 +13,7 @@ public protocol NodeVMConfigurator: Sendable {
     func isConfigured(_ vm: VMReference, node: NodeSpec) async throws -> Bool
 }
 
-/// known_hosts pins of the lab's guests (GuestSSH's `SSHConnector` implements it in the CLI).
+/// known_hosts pins of the lab's guests (GuestSSH's `SSHHostKeyPins` over `SSHConnector`).
 public protocol HostKeyPinning: Sendable {
     /// Drops the pin for the endpoint and records the key it offers now; returns its fingerprint.
     @discardableResult

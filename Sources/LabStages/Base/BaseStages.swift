@@ -179,7 +179,7 @@ struct BaseOperations: Sendable {
         }
         throw LabError(.timeout, "the base VM did not answer SSH within \(t.firstContact)", location: .file(base.path),
                        hint: "check that it runs sshd on port \(lab.ssh.port) on \(lab.network.vmnet); or give its address: labctl base prepare --address IP",
-                       detail: lastError.map { "\($0)" })
+                       cause: lastError)
     }
 
     /// The base's session, connecting (and finding the base) when there is none.

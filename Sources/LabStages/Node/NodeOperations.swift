@@ -41,12 +41,12 @@ struct NodeOperations: Sendable {
         for (name, field) in needed where !lines.contains("checkpoint \(name): present once") {
             let found = tree.named(name)
             if found.isEmpty {
-                throw LabError(.notFound, "the base VM has no snapshot named \"\(name)\"", location: .lab("\(field)"),
+                throw LabError(.notFound, "the base VM has no snapshot named \"\(name)\"", location: .lab(field),
                                hint: "take it on the base (seed 4.3 / 6.2)\(hv.manualCommand(.snapshot(name: name), on: base).map { ", e.g. " + $0.map(shellQuote).joined(separator: " ") } ?? ""), or name an existing snapshot in lab.json")
             }
             if found.count > 1 {
                 throw LabError(.conflict, "the base VM has \(found.count) snapshots named \"\(name)\" (uids \(found.map { String($0.uid) }.joined(separator: ", ")))",
-                               location: .lab("\(field)"),
+                               location: .lab(field),
                                hint: "VMware allows duplicate names; rename or delete the extra ones in the VMware snapshot manager")
             }
             lines.append("checkpoint \(name): present once")
@@ -163,7 +163,7 @@ struct NodeOperations: Sendable {
         }
         throw LabError(.timeout, "node \(node.name) got no address on \(lab.network.vmnet) within \(services.timeouts.firstContact)",
                        location: .node(node.name), hint: "check the NAT network's DHCP service (labctl net show) and that the base VM uses DHCP on \(lab.base.interface); the VM's vmware.log is in \(vm.directory)",
-                       detail: lastError.map { "\($0)" })
+                       cause: lastError)
     }
 
     /// Connects on the first-contact address (pinning the key it offers: labctl found this VM by
@@ -182,7 +182,7 @@ struct NodeOperations: Sendable {
                            hint: lab.base.address != nil
                                ? "the base's static address \(host) must be free (no other VM on it) and its sshd must accept the lab key (seed 2.2); see the VM's vmware.log"
                                : "the node's DHCP address \(host) did not answer; check that sshd runs in the base and accepts the lab key (seed 2.2)",
-                           detail: e.description)
+                           cause: e)
         }
         ctx.log("first contact on \(host)")
         let r = try await session.run(Command(["/bin/sh", "-c",
@@ -297,7 +297,7 @@ struct NodeOperations: Sendable {
             throw LabError(.timeout, "node \(node.name) did not come back on its address \(node.address) after node-identity",
                            location: .node(node.name),
                            hint: "check /etc/netplan/01-labctl.yaml and `journalctl -u labctl-netplan-apply` in the guest (VM console); then re-run labctl up",
-                           detail: e.description)
+                           cause: e)
         }
     }
 
