@@ -215,15 +215,7 @@ public struct LabSnapshots: Sendable {
         for t in trees { used.formUnion(t.snapshots.map(\.name)) }
         var others = machines.machines.map(\.vm)
         if let base = machines.baseVM { others.append(base) }
-        let hv = hypervisor
-        let limits = self.limits
-        let extra = await forEachBounded(others, limit: limits.maxParallel) { vm -> SnapshotTree? in
-            guard await hv.vmExists(vm) else { return nil }
-            return try await withDeadline(limits.query, onTimeout: {
-                LabError(.timeout, "reading the snapshots of \(vm.path) did not finish within \(limits.query)", location: .file(vm.path))
-            }) { try await hv.snapshots(vm) }
-        }
-        for r in extra {
+        for r in await readTrees(others) {
             if case .success(let t?) = r { used.formUnion(t.snapshots.map(\.name)) }
         }
         var n = 1
@@ -484,15 +476,20 @@ public struct LabSnapshots: Sendable {
 
     /// Trees of VMs that may be gone (nil).
     func observeExisting(_ vms: [VMReference]) async throws -> [SnapshotTree?] {
+        try await readTrees(vms).map { try $0.get() }
+    }
+
+    /// The snapshot trees of `vms`, read in parallel (bounded), each within the query deadline;
+    /// nil for a VM that does not exist.
+    private func readTrees(_ vms: [VMReference]) async -> [Result<SnapshotTree?, Error>] {
         let hv = hypervisor
         let limits = self.limits
-        let results = await forEachBounded(vms, limit: limits.maxParallel) { vm -> SnapshotTree? in
+        return await forEachBounded(vms, limit: limits.maxParallel) { vm -> SnapshotTree? in
             guard await hv.vmExists(vm) else { return nil }
             return try await withDeadline(limits.query, onTimeout: {
                 LabError(.timeout, "reading the snapshots of \(vm.path) did not finish within \(limits.query)", location: .file(vm.path))
             }) { try await hv.snapshots(vm) }
         }
-        return try results.map { try $0.get() }
     }
 
     /// A complete snapshot still describes this lab: the same nodes, every VMware snapshot there,
