@@ -34,15 +34,15 @@ let package = Package(
         // The core: lab spec, network plan, stage engine, state, errors, ports.
         .target(name: "LabKit"),
 
-        // Hypervisor over vmrun and VMware's files.
+        // Hypervisor and NodeVMConfigurator over vmrun and VMware's files.
         .target(
             name: "VMwareDriver",
             dependencies: ["LabKit", .product(name: "Mustache", package: "swift-mustache")]
         ),
-        // GuestSession over libssh2.
+        // GuestConnector, HostKeyPinning and PortProbe over libssh2 and TCP.
         .target(name: "GuestSSH", dependencies: ["LabKit", "CLibSSH2"]),
-        // XML (JUnit reports, version info) over libxml2, kept in its own module
-        // so the ICU clash described in swift-stack.md stays contained.
+        // XML (JUnit reports, version info) over libxml2, kept in its own module so that
+        // only this module links libxml2 next to Foundation's ICU (docs/engine.md, "LabXML and Foundation's ICU").
         .target(name: "LabXML", dependencies: ["CLibXML2"]),
         // The shared Istio CA: a root per lab, an intermediate per cluster (docs/pki.md).
         .target(
@@ -71,24 +71,29 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "labctl", dependencies: ["LabctlCLI"]),
+        // What the test suites and the benchmarks share, never linked into labctl: a throwaway local
+        // sshd (LocalSSHServer) and the driver of the testbed (Tests/Testbed: real guests, fake vmrun).
+        .target(name: "LabHarness", dependencies: ["LabKit", "GuestSSH"]),
         // Benchmarks (`labctl-bench ssh`, docs/ssh.md; `labctl-bench restore` on the testbed, docs/snapshots.md).
-        .executableTarget(name: "labctl-bench", dependencies: ["GuestSSH", "LabKit", "TestbedSupport"]),
+        .executableTarget(name: "labctl-bench", dependencies: ["GuestSSH", "LabKit", "LabHarness"]),
 
-        .testTarget(name: "LabKitTests", dependencies: ["LabKit"], resources: [.copy("Fixtures")]),
+        // Test doubles of LabKit's ports (hypervisors, guests, pins, port probes) for the unit suites.
+        .target(name: "LabTestSupport", dependencies: ["LabKit"], path: "Tests/LabTestSupport"),
+
+        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VMwareDriverTests", dependencies: ["VMwareDriver", "LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LabPKITests", dependencies: ["LabPKI", "LabKit"]),
         .testTarget(name: "LabXMLTests", dependencies: ["LabXML"], resources: [.copy("Schemas")]),
         .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI"], resources: [.copy("Golden")]),
         // End-to-end testbed (Tests/Testbed): real guests behind a fake vmrun; needs root.
-        .target(name: "TestbedSupport", dependencies: ["LabKit"], path: "Tests/TestbedSupport"),
-        .testTarget(name: "TestbedTests", dependencies: ["LabKit", "TestbedSupport"]),
+        .testTarget(name: "TestbedTests", dependencies: ["LabKit", "LabHarness"]),
         // `labctl up` end to end on the testbed: the real binary, the fake vmrun, real guests; needs root.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "TestbedSupport",
+            dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "LabHarness",
                            .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI"], resources: [.copy("Golden")]),
-        .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit"]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport"], resources: [.copy("Golden")]),
+        .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit", "LabHarness"]),
     ]
 )

@@ -118,10 +118,10 @@ public struct KnownHosts: Sendable {
         let tmp = path + ".tmp-\(getpid())"
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
         guard fm.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
-            throw LabError(.internalError, "cannot write the lab's known_hosts", location: tmp)
+            throw LabError(.internalError, "cannot write the lab's known_hosts", location: .file(tmp))
         }
         guard rename(tmp, path) == 0 else {
-            throw LabError(.internalError, "cannot replace the lab's known_hosts", location: path, cause: String(cString: strerror(errno)))
+            throw LabError(.internalError, "cannot replace the lab's known_hosts", location: .file(path), cause: POSIXError.current())
         }
     }
 }

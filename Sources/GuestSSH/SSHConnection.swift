@@ -18,7 +18,7 @@ enum SSHAuth {
 ///
 /// Not thread-safe: `SSHSession` confines it to its serial queue. Everything runs in
 /// libssh2's non-blocking mode; each call that says EAGAIN is retried after `poll` in the
-/// directions libssh2 reports (swift-stack.md §2), so every step obeys a deadline and
+/// directions libssh2 reports (docs/ssh.md, "How the client is built"), so every step obeys a deadline and
 /// stdout and stderr drain alternately (a blocking read of one can deadlock on the other).
 final class SSHConnection {
     let endpoint: GuestEndpoint
@@ -44,7 +44,8 @@ final class SSHConnection {
 
     deinit { shutdown() }
 
-    var location: String { "node \(endpoint.node) (\(endpoint.user)@\(KnownHosts.hostPattern(host: endpoint.host, port: endpoint.port)))" }
+    /// `node c1-worker1: lab@[10.0.0.5]:22`.
+    var location: Location { .node(endpoint.node, path: "\(endpoint.user)@\(KnownHosts.hostPattern(host: endpoint.host, port: endpoint.port))") }
 
     // MARK: Connect
 
@@ -59,7 +60,7 @@ final class SSHConnection {
         let c = SSHConnection(endpoint: endpoint, fd: fd, session: session, keepaliveInterval: keepaliveInterval)
         libssh2_session_set_blocking(session, 0)
         // libssh2 1.10 prefers ECDSA host keys; OpenSSH clients prefer ed25519. Prefer the type
-        // already pinned for this host, then ed25519, or pins would not match (swift-stack.md §2).
+        // already pinned for this host, then ed25519, or pins would not match (docs/ssh.md, "How the client is built").
         let pinnedTypes = knownHosts.pins(host: endpoint.host, port: endpoint.port).map(\.keyType)
         var prefs: [String] = []
         for t in pinnedTypes + ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"]
@@ -91,7 +92,7 @@ final class SSHConnection {
             guard trustOnFirstUse else {
                 throw LabError(.security, "the host key of \(endpoint.node) is not pinned and trust on first use is off",
                                location: location, hint: "pin it by connecting once: labctl ssh \(endpoint.node) true (plan and status never record a key)",
-                               cause: "offered \(keyType) \(hostKeyFingerprint)")
+                               detail: "offered \(keyType) \(hostKeyFingerprint)")
             }
             try knownHosts.add(host: endpoint.host, port: endpoint.port, keyType: keyType, key: key, node: endpoint.node)
         case .mismatch(let pinned):
@@ -99,7 +100,7 @@ final class SSHConnection {
             throw LabError(
                 .security,
                 "the host key of node \(endpoint.node) changed: pinned \(old), offered \(keyType) \(hostKeyFingerprint); refusing to connect",
-                location: "\(location), pins in \(knownHosts.path)",
+                location: .file(knownHosts.path),
                 hint: "if you re-created the VM or regenerated its host keys, reset the pin with: labctl ssh-config --forget \(endpoint.node); "
                     + "otherwise someone may be impersonating the node")
         }
@@ -114,7 +115,7 @@ final class SSHConnection {
             guard rc == 0 else {
                 throw LabError(.security, "the guest refused the lab's SSH key for user \(user)", location: location,
                                hint: "install \(path).pub in ~\(user)/.ssh/authorized_keys on the node (labctl does this when it prepares the base VM)",
-                               cause: lastError(rc))
+                               detail: lastError(rc))
             }
         case .password(let password):
             let rc = try retryRC(deadline, "password authentication") { cssh2_userauth_password(session, user, password) }
@@ -122,7 +123,7 @@ final class SSHConnection {
                 // The message comes from libssh2 and never contains the password.
                 throw LabError(.security, "the guest refused the password for user \(user)", location: location,
                                hint: "check the base VM's admin password and that PasswordAuthentication is enabled for the bootstrap",
-                               cause: lastError(rc))
+                               detail: lastError(rc))
             }
         }
     }
@@ -152,7 +153,7 @@ final class SSHConnection {
         if n > 0 && pfd.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 && pfd.revents & Int16(POLLIN) == 0 {
             markBroken()
             throw LabError(.connection, "the connection to node \(endpoint.node) dropped during \(what())", location: location,
-                           hint: "the node may have rebooted or changed its address; reconnect", cause: "socket error")
+                           hint: "the node may have rebooted or changed its address; reconnect", detail: "socket error")
         }
         try keepalive(what: what())
     }
@@ -166,7 +167,7 @@ final class SSHConnection {
             markBroken()
             throw LabError(.connection, "node \(endpoint.node) stopped answering during \(what())", location: location,
                            hint: "the node may be down or have a new address; reconnect",
-                           cause: "no reply to keepalives for \(formatDuration(silent))")
+                           detail: "no reply to keepalives for \(formatDuration(silent))")
         }
     }
 
@@ -180,7 +181,7 @@ final class SSHConnection {
         markBroken()
         return LabError(.connection, "the connection to node \(endpoint.node) failed during \(what)", location: location,
                         hint: "the node may have rebooted, stopped sshd or changed its address; labctl reconnects on the next command",
-                        cause: lastError(rc))
+                        detail: lastError(rc))
     }
 
     /// Retries an int-returning libssh2 call while it says EAGAIN; returns its final code.
@@ -325,7 +326,7 @@ final class SSHConnection {
             case LIBSSH2_FX_FILE_ALREADY_EXISTS: (.conflict, "file exists")
             default: (.commandFailed, "SFTP status \(status)")
             }
-            return LabError(code, "\(what) failed on node \(endpoint.node): \(text)", location: "\(endpoint.node):\(path)")
+            return LabError(code, "\(what) failed on node \(endpoint.node): \(text)", location: .node(endpoint.node, path: path))
         }
         return connectionError(rc, what)
     }

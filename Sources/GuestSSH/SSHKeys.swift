@@ -15,7 +15,7 @@ public enum SSHKeys {
     public static func ensureLabKey(paths: LabPaths, configured: String? = nil) throws -> String {
         if let configured {
             guard FileManager.default.fileExists(atPath: configured) else {
-                throw LabError(.notFound, "the SSH key named in lab.json does not exist", location: configured,
+                throw LabError(.notFound, "the SSH key named in lab.json does not exist", location: .file(configured),
                                hint: "fix ssh.privateKey in lab.json, or remove it to let labctl create a key in \(paths.root)")
             }
             try checkUsable(configured)
@@ -34,8 +34,8 @@ public enum SSHKeys {
         }
         let out = try LocalProcess.run(keygen, ["-q", "-t", "ed25519", "-N", "", "-C", "labctl", "-f", key])
         guard out.status == 0 else {
-            throw LabError(.commandFailed, "ssh-keygen could not create the lab's SSH key", location: key,
-                           cause: out.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+            throw LabError(.commandFailed, "ssh-keygen could not create the lab's SSH key", location: .file(key),
+                           detail: out.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
         try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key + ".pub")
@@ -52,11 +52,11 @@ public enum SSHKeys {
             let kind = type == "ssh-rsa" ? "an RSA" : "a DSA"
             throw LabError(
                 .security, "the SSH key \(privateKey) is \(kind) key, which labctl cannot use",
-                location: privateKey,
+                location: .file(privateKey),
                 hint: "libssh2 1.10 signs RSA keys only with ssh-rsa (SHA-1), which OpenSSH 8.8 and later refuse. "
                     + "Use an ed25519 (or ecdsa) key: ssh-keygen -t ed25519 -f ~/.ssh/labctl_ed25519, "
                     + "or remove ssh.privateKey from lab.json and labctl creates one.",
-                cause: "key type \(type)")
+                detail: "key type \(type)")
         }
     }
 
@@ -92,7 +92,7 @@ public enum SSHKeys {
         }
         let out = try LocalProcess.run(keygen, ["-y", "-f", privateKey])
         guard out.status == 0 else {
-            throw LabError(.commandFailed, "cannot read the public half of the SSH key", location: privateKey, cause: out.stderr)
+            throw LabError(.commandFailed, "cannot read the public half of the SSH key", location: .file(privateKey), detail: out.stderr)
         }
         return out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -77,7 +77,7 @@ public struct SSHConnector: GuestConnector {
 /// A session to one node: one SSH connection, one channel per command.
 ///
 /// Every libssh2 call runs on this session's own serial queue, never on Swift's cooperative
-/// pool: blocking there would stall every other task (swift-stack.md §2, 16 sessions of
+/// pool: blocking there would stall every other task (docs/ssh.md, "How the client is built": 16 sessions of
 /// `sleep 1` take 8 s instead of 1 s).
 public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendable {
     private let queue: DispatchQueue
@@ -138,9 +138,9 @@ public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendab
                 if left <= .zero || left < .milliseconds(Int64(delay * 1000)) {
                     throw LabError(.connection, "cannot reach node \(endpoint.node) at \(endpoint.host):\(endpoint.port) "
                                    + "within \(formatDuration(deadline.budget)) (\(attempts) attempts)",
-                                   location: "node \(endpoint.node)",
+                                   location: .node(endpoint.node),
                                    hint: "check that the VM is running, has address \(endpoint.host) and runs sshd",
-                                   cause: error.message + (error.cause.map { ": \($0)" } ?? ""))
+                                   cause: error)
                 }
                 Thread.sleep(forTimeInterval: delay)
                 delay = min(delay * 2, 5)
@@ -189,10 +189,9 @@ public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendab
             stream?.flush()
             if error.code == .timeout {
                 error = LabError(.timeout, "command `\(display)` on node \(node) did not finish within \(formatDuration(command.deadline))",
-                                 location: "node \(node)", hint: "the channel was closed; raise the deadline or check the node")
+                                 location: .node(node), hint: "the channel was closed; raise the deadline or check the node")
             }
-            error.message = redactor.redact(error.message)
-            error.cause = error.cause.map(redactor.redact)
+            error = error.redacted(redactor.redact)
             log?.write("# error: \(error.message)\n")
             throw error
         }
@@ -205,10 +204,10 @@ public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendab
             let user = endpoint.user
             throw LabError(
                 .commandFailed, "sudo on node \(node) asks for a password: user \(user) has no NOPASSWD rule",
-                location: "sudo -n -- \(display)",
+                location: .command(["sudo", "-n", "--"] + command.arguments.map(redactor.redact), node: node),
                 hint: "labctl runs sudo non-interactively. On the node run: "
                     + "echo '\(user) ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/90-labctl && sudo chmod 0440 /etc/sudoers.d/90-labctl",
-                cause: "sudo: a password is required")
+                detail: "sudo: a password is required")
         }
         return CommandResult(exitStatus: outcome.status, exitSignal: outcome.signal, stdout: outcome.stdout,
                              stderr: outcome.stderr, duration: duration)
@@ -267,8 +266,8 @@ public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendab
             let got = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
             guard r.status == 0, got == want else {
                 throw LabError(.commandFailed, "the upload of \(path) to node \(endpoint.node) arrived corrupted",
-                               location: "\(endpoint.node):\(path)", hint: "retry; check the node's disk",
-                               cause: "sha256 local \(want), remote \(got.isEmpty ? String(decoding: r.stderr, as: UTF8.self) : got)")
+                               location: .node(endpoint.node, path: path), hint: "retry; check the node's disk",
+                               detail: "sha256 local \(want), remote \(got.isEmpty ? String(decoding: r.stderr, as: UTF8.self) : got)")
             }
         }
         // SFTP v3 (OpenSSH) refuses to rename onto an existing file; libssh2 1.10 has no
@@ -344,12 +343,11 @@ public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendab
                 let r = try c.exec("sh -c \(shellQuote(script))", display: "install the lab key in ~/.ssh/authorized_keys",
                                    stdin: Data((publicKey + "\n").utf8), deadline: d) { _, _ in }
                 guard r.status == 0 else {
-                    throw LabError(.commandFailed, "could not install the lab key on node \(endpoint.node)", location: "node \(endpoint.node)",
-                                   cause: String(decoding: r.stderr, as: UTF8.self))
+                    throw LabError(.commandFailed, "could not install the lab key on node \(endpoint.node)", location: .node(endpoint.node),
+                                   detail: String(decoding: r.stderr, as: UTF8.self))
                 }
             } catch var error as LabError {
-                error.message = redactor.redact(error.message)
-                error.cause = error.cause.map(redactor.redact)
+                error = error.redacted(redactor.redact)
                 throw error
             }
         }

@@ -8,23 +8,23 @@ import Darwin
 #endif
 
 /// `libssh2_init` is not thread-safe: it runs exactly once, before any session exists
-/// (swift-stack.md §2, "Concurrency design").
+/// (docs/ssh.md, "How the client is built").
 enum LibSSH2Global {
     static let initialized: Int32 = libssh2_init(0)
 }
 
 /// A point in time that every blocking step of a connection or a command respects.
-struct Deadline: Sendable {
-    let end: ContinuousClock.Instant
-    let budget: Duration
+package struct Deadline: Sendable {
+    package let end: ContinuousClock.Instant
+    package let budget: Duration
 
-    init(_ budget: Duration) {
+    package init(_ budget: Duration) {
         self.budget = budget
         end = ContinuousClock.now.advanced(by: budget)
     }
 
     var remaining: Duration { end - ContinuousClock.now }
-    var expired: Bool { ContinuousClock.now >= end }
+    package var expired: Bool { ContinuousClock.now >= end }
     /// Milliseconds left, capped (poll's timeout), never negative.
     func remainingMilliseconds(cap: Int32 = 1000) -> Int32 {
         let ms = Self.milliseconds(remaining)
@@ -33,12 +33,6 @@ struct Deadline: Sendable {
     static func milliseconds(_ d: Duration) -> Int64 {
         d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     }
-}
-
-func formatDuration(_ d: Duration) -> String {
-    let ms = Deadline.milliseconds(d)
-    if ms % 1000 == 0 { return "\(ms / 1000) s" }
-    return String(format: "%.1f s", Double(ms) / 1000)
 }
 
 enum SHA256Digest {
@@ -64,14 +58,14 @@ enum SHA256Digest {
 ///
 /// GuestSSH keeps its own tiny runner so it does not depend on LabKit's host runner,
 /// which lives in another branch; it is used only for short local tools.
-enum LocalProcess {
-    struct Output: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+package enum LocalProcess {
+    package struct Output: Sendable {
+        package var status: Int32
+        package var stdout: String
+        package var stderr: String
     }
 
-    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil) throws -> Output {
+    package static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -81,8 +75,8 @@ enum LocalProcess {
         let input = Pipe()
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         do { try process.run() } catch {
-            throw LabError(.notFound, "cannot run \(executable)", location: ([executable] + arguments).map(shellQuote).joined(separator: " "),
-                           hint: "install it (scripts/install-deps)", cause: "\(error)")
+            throw LabError(.notFound, "cannot run \(executable)", location: .file(([executable] + arguments).map(shellQuote).joined(separator: " ")),
+                           hint: "install it (scripts/install-deps)", cause: error)
         }
         if let stdin {
             input.fileHandleForWriting.write(stdin)
@@ -104,7 +98,7 @@ enum LocalProcess {
     }
 
     /// The first executable named `name` on PATH (or in the usual sbin folders).
-    static func find(_ name: String) -> String? {
+    package static func find(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/local/sbin"] {
             let candidate = (dir as NSString).appendingPathComponent(name)
@@ -128,8 +122,8 @@ final class LockedBox<T>: @unchecked Sendable {
 }
 
 /// A non-blocking TCP connection with a deadline (connect(2) + poll for writability).
-enum TCPSocket {
-    static func connect(host: String, port: Int, deadline: Deadline) throws -> Int32 {
+package enum TCPSocket {
+    package static func connect(host: String, port: Int, deadline: Deadline) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if canImport(Glibc)
@@ -141,11 +135,11 @@ enum TCPSocket {
         let rc = getaddrinfo(host, String(port), &hints, &result)
         guard rc == 0, let first = result else {
             let why = String(cString: gai_strerror(rc))
-            throw LabError(.connection, "cannot resolve \(host)", cause: why)
+            throw LabError(.connection, "cannot resolve \(host)", detail: why)
         }
         defer { freeaddrinfo(first) }
         let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
-        guard fd >= 0 else { throw LabError(.connection, "cannot create a socket", cause: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw LabError(.connection, "cannot create a socket", cause: POSIXError.current()) }
         var ok = false
         defer { if !ok { _ = closeFD(fd) } }
         let flags = fcntl(fd, F_GETFL, 0)
@@ -161,24 +155,24 @@ enum TCPSocket {
         #endif
         if c != 0 {
             guard errno == EINPROGRESS else {
-                throw LabError(.connection, "cannot connect to \(host):\(port)", cause: String(cString: strerror(errno)))
+                throw LabError(.connection, "cannot connect to \(host):\(port)", cause: POSIXError.current())
             }
             while true {
                 var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 let n = poll(&pfd, 1, deadline.remainingMilliseconds(cap: 500))
                 if n > 0 { break }
                 if n < 0 && errno != EINTR {
-                    throw LabError(.connection, "cannot connect to \(host):\(port)", cause: String(cString: strerror(errno)))
+                    throw LabError(.connection, "cannot connect to \(host):\(port)", cause: POSIXError.current())
                 }
                 if deadline.expired {
-                    throw LabError(.connection, "cannot connect to \(host):\(port)", cause: "TCP connect timed out")
+                    throw LabError(.connection, "cannot connect to \(host):\(port)", detail: "TCP connect timed out")
                 }
             }
             var soError: Int32 = 0
             var len = socklen_t(MemoryLayout<Int32>.size)
             _ = getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len)
             if soError != 0 {
-                throw LabError(.connection, "cannot connect to \(host):\(port)", cause: String(cString: strerror(soError)))
+                throw LabError(.connection, "cannot connect to \(host):\(port)", cause: POSIXError.current(soError))
             }
         }
         ok = true
@@ -186,7 +180,7 @@ enum TCPSocket {
     }
 }
 
-@inline(__always) func closeFD(_ fd: Int32) -> Int32 {
+@inline(__always) package func closeFD(_ fd: Int32) -> Int32 {
     #if canImport(Glibc)
     return Glibc.close(fd)
     #else

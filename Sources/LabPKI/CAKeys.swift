@@ -38,8 +38,8 @@ struct CAKey: Sendable {
         do {
             return CAKey(key: try Certificate.PrivateKey(pemEncoded: pem), pem: pem)
         } catch {
-            throw LabError(.conflict, "\(path) does not hold a readable private key", location: path,
-                           cause: "\(error)")
+            throw LabError(.conflict, "\(path) does not hold a readable private key", location: .file(path),
+                           cause: error)
         }
     }
 
@@ -59,7 +59,7 @@ func parseCertificate(_ pem: String, path: String) throws -> Certificate {
     do {
         return try Certificate(pemEncoded: pem)
     } catch {
-        throw LabError(.conflict, "\(path) does not hold a readable certificate", location: path, cause: "\(error)")
+        throw LabError(.conflict, "\(path) does not hold a readable certificate", location: .file(path), cause: error)
     }
 }
 
@@ -70,7 +70,7 @@ func parseCertificates(_ pem: String, path: String) throws -> [Certificate] {
     var rest = pem[...]
     while let start = rest.range(of: begin) {
         guard let stop = rest.range(of: end, range: start.upperBound..<rest.endIndex) else {
-            throw LabError(.conflict, "\(path) has a certificate without its END line", location: path)
+            throw LabError(.conflict, "\(path) has a certificate without its END line", location: .file(path))
         }
         blocks.append(String(rest[start.lowerBound..<stop.upperBound]))
         rest = rest[stop.upperBound...]

@@ -100,13 +100,13 @@ public struct CAProfile: Sendable, Hashable {
         case current.name: profile = current
         default:
             throw LabError(.invalidInput, "unknown profile '\(name)' for the Istio CA",
-                           location: "lab.json: profile", hint: "use \"seed-2021\" or \"current\"")
+                           location: .lab("profile"), hint: "use \"seed-2021\" or \"current\"")
         }
         if let istioVersion {
             let parts = istioVersion.split(separator: ".").compactMap { Int($0) }
             guard parts.count >= 2 else {
                 throw LabError(.invalidInput, "cannot read Istio version '\(istioVersion)'",
-                               location: "lab.json: versions.istio", hint: "write it as MAJOR.MINOR.PATCH, e.g. 1.10.1")
+                               location: .lab("versions.istio"), hint: "write it as MAJOR.MINOR.PATCH, e.g. 1.10.1")
             }
             profile.istioVersion = istioVersion
             // The Makefile's INTERMEDIATE_DAYS went from 730 to 3650 in 1.18 (commit dedfe35a4c6).

@@ -71,37 +71,37 @@ public struct MeshCA: Sendable {
         let keyText = try SecureFile.read(keyPath)
         switch (certText, keyText) {
         case (nil, nil):
-            throw LabError(.notFound, "the lab has no Istio root CA yet", location: certPath,
+            throw LabError(.notFound, "the lab has no Istio root CA yet", location: .file(certPath),
                            hint: "`labctl up` creates it before the mesh stages")
         case (nil, _?):
             throw LabError(.conflict, "the Istio root CA is incomplete: \(keyPath) exists without root-cert.pem",
-                           location: certPath, hint: replaceHint)
+                           location: .file(certPath), hint: replaceHint)
         case (_?, nil):
             throw LabError(.conflict, "the Istio root CA is incomplete: \(certPath) exists without root-key.pem",
-                           location: keyPath, hint: replaceHint)
+                           location: .file(keyPath), hint: replaceHint)
         case let (certPEM?, keyPEM?):
             let cert = try wrap(parseCertificate(certPEM, path: certPath), hint: replaceHint)
             let key = try wrap(CAKey.parse(keyPEM, path: keyPath), hint: replaceHint)
             guard key.key.publicKey == cert.publicKey else {
-                throw LabError(.security, "root-key.pem does not belong to root-cert.pem", location: keyPath,
+                throw LabError(.security, "root-key.pem does not belong to root-cert.pem", location: .file(keyPath),
                                hint: replaceHint)
             }
             guard cert.issuer == cert.subject, cert.publicKey.isValidSignature(cert.signature, for: cert) else {
                 throw LabError(.security, "root-cert.pem is not a self-signed root (bad or foreign signature)",
-                               location: certPath, hint: replaceHint)
+                               location: .file(certPath), hint: replaceHint)
             }
             let expected = try rootName(profile)
             guard cert.subject == expected else {
                 throw LabError(.conflict, "root-cert.pem names '\(cert.subject)', expected '\(expected)'",
-                               location: certPath, hint: replaceHint)
+                               location: .file(certPath), hint: replaceHint)
             }
             guard case .isCertificateAuthority = try? cert.extensions.basicConstraints else {
                 throw LabError(.conflict, "root-cert.pem is not a CA certificate (basicConstraints CA:TRUE missing)",
-                               location: certPath, hint: replaceHint)
+                               location: .file(certPath), hint: replaceHint)
             }
             guard cert.notValidBefore <= now, now <= cert.notValidAfter else {
                 throw LabError(.conflict, "root-cert.pem is valid from \(cert.notValidBefore) to \(cert.notValidAfter), not now",
-                               location: certPath,
+                               location: .file(certPath),
                                hint: "run `\(replaceRootCommand)`, then re-issue every cluster's intermediate and restart Istio")
             }
             return MeshCA(paths: paths, profile: profile, root: cert, rootPEM: certPEM, rootKey: key)
@@ -126,8 +126,8 @@ public struct MeshCA: Sendable {
             for path in [certPath, keyPath] where SecureFile.exists(path) {
                 let target = (retired as NSString).appendingPathComponent((path as NSString).lastPathComponent)
                 guard rename(path, target) == 0 else {
-                    throw LabError(.commandFailed, "cannot move \(path) to \(target)", location: path,
-                                   cause: String(cString: strerror(errno)))
+                    throw LabError(.commandFailed, "cannot move \(path) to \(target)", location: .file(path),
+                                   cause: POSIXError.current())
                 }
             }
             retiredTo = retired

@@ -23,7 +23,7 @@ enum SecureFile {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
             guard isDir.boolValue else {
-                throw LabError(.conflict, "\(path) exists and is not a directory", location: path,
+                throw LabError(.conflict, "\(path) exists and is not a directory", location: .file(path),
                                hint: "move it away; labctl keeps the Istio CA in this directory")
             }
         } else {
@@ -31,13 +31,13 @@ enum SecureFile {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             } catch {
-                throw LabError(.commandFailed, "cannot create directory \(path)", location: path,
-                               hint: "check that the lab's state directory is writable", cause: "\(error)")
+                throw LabError(.commandFailed, "cannot create directory \(path)", location: .file(path),
+                               hint: "check that the lab's state directory is writable", cause: error)
             }
         }
         guard chmod(path, 0o700) == 0 else {
-            throw LabError(.commandFailed, "cannot set mode 0700 on \(path)", location: path,
-                           cause: String(cString: strerror(errno)))
+            throw LabError(.commandFailed, "cannot set mode 0700 on \(path)", location: .file(path),
+                           cause: POSIXError.current())
         }
     }
 
@@ -49,8 +49,8 @@ enum SecureFile {
         let temp = (dir as NSString).appendingPathComponent(".\(name).tmp-\(String(suffix, radix: 16))")
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else {
-            throw LabError(.commandFailed, "cannot create \(temp)", location: path,
-                           hint: "check that the lab's state directory is writable", cause: String(cString: strerror(errno)))
+            throw LabError(.commandFailed, "cannot create \(temp)", location: .file(path),
+                           hint: "check that the lab's state directory is writable", cause: POSIXError.current())
         }
         var ok = false
         defer {
@@ -60,8 +60,8 @@ enum SecureFile {
             defer { close(fd) }
             // The umask may have cleared bits of `mode` (a cert's 0644); set it exactly.
             guard fchmod(fd, mode) == 0 else {
-                throw LabError(.commandFailed, "cannot set the mode of \(temp)", location: path,
-                               cause: String(cString: strerror(errno)))
+                throw LabError(.commandFailed, "cannot set the mode of \(temp)", location: .file(path),
+                               cause: POSIXError.current())
             }
             let bytes = Array(contents.utf8)
             var written = 0
@@ -69,19 +69,19 @@ enum SecureFile {
                 let n = bytes[written...].withUnsafeBytes { Glibc_write(fd, $0.baseAddress, $0.count) }
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw LabError(.commandFailed, "cannot write \(temp)", location: path,
-                                   cause: String(cString: strerror(errno)))
+                    throw LabError(.commandFailed, "cannot write \(temp)", location: .file(path),
+                                   cause: POSIXError.current())
                 }
                 written += n
             }
             guard fsync(fd) == 0 else {
-                throw LabError(.commandFailed, "cannot sync \(temp)", location: path,
-                               cause: String(cString: strerror(errno)))
+                throw LabError(.commandFailed, "cannot sync \(temp)", location: .file(path),
+                               cause: POSIXError.current())
             }
         }
         guard rename(temp, path) == 0 else {
-            throw LabError(.commandFailed, "cannot rename \(temp) to \(path)", location: path,
-                           cause: String(cString: strerror(errno)))
+            throw LabError(.commandFailed, "cannot rename \(temp) to \(path)", location: .file(path),
+                           cause: POSIXError.current())
         }
         ok = true
     }
@@ -92,13 +92,13 @@ enum SecureFile {
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             guard let text = String(data: data, encoding: .utf8) else {
-                throw LabError(.conflict, "\(path) is not text", location: path)
+                throw LabError(.conflict, "\(path) is not text", location: .file(path))
             }
             return text
         } catch let error as LabError {
             throw error
         } catch {
-            throw LabError(.commandFailed, "cannot read \(path)", location: path, cause: "\(error)")
+            throw LabError(.commandFailed, "cannot read \(path)", location: .file(path), cause: error)
         }
     }
 

@@ -30,7 +30,7 @@ public struct ClusterCAMaterial: Sendable, Hashable {
         func need(_ path: String) throws -> String {
             guard let text = try SecureFile.read(path) else {
                 throw LabError(.notFound, "cluster \(cluster) has no \((path as NSString).lastPathComponent)",
-                               location: path, hint: "issue the cluster's intermediate CA first (`labctl up` does)")
+                               location: .file(path), hint: "issue the cluster's intermediate CA first (`labctl up` does)")
             }
             return text
         }
@@ -107,7 +107,7 @@ extension MeshCA {
                 rootFingerprint = try? sha256Fingerprint(of: r)
             } else {
                 problems.append(LabError(.security, "the root certificate is not self-signed",
-                                         location: "\(first.source)/root-cert.pem", hint: reissue(first.cluster)))
+                                         location: .file("\(first.source)/root-cert.pem"), hint: reissue(first.cluster)))
             }
         } catch let e as LabError { problems.append(e) } catch { problems.append(LabError(.internalError, "\(error)")) }
 
@@ -116,7 +116,7 @@ extension MeshCA {
             if m.rootCertPEM != anchorPEM {
                 let what = expectedRootPEM == nil ? "\(first.cluster)'s" : "the lab's"
                 problems.append(LabError(.security, "\(m.cluster) holds a root-cert.pem that differs from \(what): the clusters will not trust each other",
-                                         location: loc("root-cert.pem"), hint: reissue(m.cluster)))
+                                         location: .file(loc("root-cert.pem")), hint: reissue(m.cluster)))
             }
             let ca: Certificate
             do { ca = try parseCertificate(m.caCertPEM, path: loc("ca-cert.pem")) } catch let e as LabError {
@@ -128,37 +128,37 @@ extension MeshCA {
             if let root {
                 if ca.issuer != root.subject || !root.publicKey.isValidSignature(ca.signature, for: ca) {
                     problems.append(LabError(.security, "\(m.cluster)'s ca-cert.pem is not signed by the shared root",
-                                             location: loc("ca-cert.pem"), hint: reissue(m.cluster)))
+                                             location: .file(loc("ca-cert.pem")), hint: reissue(m.cluster)))
                 }
                 if let akid = try? ca.extensions.authorityKeyIdentifier?.keyIdentifier,
                    let skid = try? root.extensions.subjectKeyIdentifier?.keyIdentifier, akid != skid {
                     problems.append(LabError(.security, "\(m.cluster)'s ca-cert.pem names another root key (authorityKeyIdentifier)",
-                                             location: loc("ca-cert.pem"), hint: reissue(m.cluster)))
+                                             location: .file(loc("ca-cert.pem")), hint: reissue(m.cluster)))
                 }
             }
             if !(ca.notValidBefore <= now && now <= ca.notValidAfter) {
                 problems.append(LabError(.security, "\(m.cluster)'s intermediate is valid from \(ca.notValidBefore) to \(ca.notValidAfter), not now",
-                                         location: loc("ca-cert.pem"), hint: reissue(m.cluster)))
+                                         location: .file(loc("ca-cert.pem")), hint: reissue(m.cluster)))
             }
             if case .isCertificateAuthority(let pathLen) = (try? ca.extensions.basicConstraints) ?? .notCertificateAuthority, pathLen == 0 {
                 // as the Makefile makes it
             } else {
                 problems.append(LabError(.security, "\(m.cluster)'s ca-cert.pem is not a CA with pathlen 0",
-                                         location: loc("ca-cert.pem"), hint: reissue(m.cluster)))
+                                         location: .file(loc("ca-cert.pem")), hint: reissue(m.cluster)))
             }
             if m.certChainPEM != m.caCertPEM + m.rootCertPEM {
                 problems.append(LabError(.security, "\(m.cluster)'s cert-chain.pem is not ca-cert.pem followed by root-cert.pem",
-                                         location: loc("cert-chain.pem"), hint: reissue(m.cluster)))
+                                         location: .file(loc("cert-chain.pem")), hint: reissue(m.cluster)))
             }
             if let keyPEM = m.caKeyPEM {
                 if let key = try? CAKey.parse(keyPEM, path: loc("ca-key.pem")) {
                     if key.key.publicKey != ca.publicKey {
                         problems.append(LabError(.security, "\(m.cluster)'s ca-key.pem does not belong to its ca-cert.pem",
-                                                 location: loc("ca-key.pem"), hint: reissue(m.cluster)))
+                                                 location: .file(loc("ca-key.pem")), hint: reissue(m.cluster)))
                     }
                 } else {
                     problems.append(LabError(.security, "\(m.cluster)'s ca-key.pem is not a readable private key",
-                                             location: loc("ca-key.pem"), hint: reissue(m.cluster)))
+                                             location: .file(loc("ca-key.pem")), hint: reissue(m.cluster)))
                 }
             }
         }

@@ -31,10 +31,10 @@ public enum KubeconfigMerge {
     public static func merge(lab: Lab, adminConfs: [String: String]) throws -> String {
         let entries = try lab.clusters.map { cluster -> Entry in
             guard let conf = adminConfs[cluster.name] else {
-                throw LabError(.internalError, "no admin.conf for \(cluster.name)", location: "cluster \(cluster.name)")
+                throw LabError(.internalError, "no admin.conf for \(cluster.name)", location: .other("cluster \(cluster.name)"))
             }
             guard let cp = cluster.controlPlane else {
-                throw LabError(.invalidInput, "cluster \(cluster.name) has no control-plane node", location: "lab.json: clusters")
+                throw LabError(.invalidInput, "cluster \(cluster.name) has no control-plane node", location: .lab("clusters"))
             }
             return Entry(cluster: cluster.name, adminConf: conf, server: "https://\(cp.address):6443")
         }
@@ -53,10 +53,10 @@ public enum KubeconfigMerge {
             let location = "admin.conf of \(entry.cluster)"
             let object: Any?
             do { object = try Yams.load(yaml: entry.adminConf) } catch {
-                throw LabError(.commandFailed, "the admin kubeconfig is not YAML", location: location, cause: "\(error)")
+                throw LabError(.commandFailed, "the admin kubeconfig is not YAML", location: .other(location), cause: error)
             }
             guard let config = object as? [String: Any] else {
-                throw LabError(.commandFailed, "the admin kubeconfig is not a YAML mapping", location: location)
+                throw LabError(.commandFailed, "the admin kubeconfig is not a YAML mapping", location: .other(location))
             }
             let allContexts = config["contexts"] as? [[String: Any]] ?? []
             let current = config["current-context"] as? String
@@ -64,13 +64,13 @@ public enum KubeconfigMerge {
                   let body = context["context"] as? [String: Any],
                   let clusterName = body["cluster"] as? String, let userName = body["user"] as? String
             else {
-                throw LabError(.commandFailed, "the admin kubeconfig has no usable context", location: location)
+                throw LabError(.commandFailed, "the admin kubeconfig has no usable context", location: .other(location))
             }
             guard var cluster = (config["clusters"] as? [[String: Any]])?.first(where: { $0["name"] as? String == clusterName })?["cluster"] as? [String: Any] else {
-                throw LabError(.commandFailed, "the admin kubeconfig has no cluster '\(clusterName)'", location: location)
+                throw LabError(.commandFailed, "the admin kubeconfig has no cluster '\(clusterName)'", location: .other(location))
             }
             guard let user = (config["users"] as? [[String: Any]])?.first(where: { $0["name"] as? String == userName })?["user"] as? [String: Any] else {
-                throw LabError(.commandFailed, "the admin kubeconfig has no user '\(userName)'", location: location)
+                throw LabError(.commandFailed, "the admin kubeconfig has no user '\(userName)'", location: .other(location))
             }
             if let server = entry.server { cluster["server"] = server }
             clusters.append(["name": entry.cluster, "cluster": cluster])
@@ -86,7 +86,7 @@ public enum KubeconfigMerge {
             "current-context": entries.first?.cluster ?? "",
         ]
         do { return try Yams.dump(object: merged, sortKeys: true) } catch {
-            throw LabError(.internalError, "cannot write the merged kubeconfig as YAML", cause: "\(error)")
+            throw LabError(.internalError, "cannot write the merged kubeconfig as YAML", cause: error)
         }
     }
 
@@ -103,12 +103,12 @@ public enum KubeconfigMerge {
             try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
-            throw LabError(.commandFailed, "cannot create the directory for the kubeconfig", location: dir, cause: "\(error)")
+            throw LabError(.commandFailed, "cannot create the directory for the kubeconfig", location: .file(dir), cause: error)
         }
         let tmp = path + ".tmp-\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0o600)
         guard fd >= 0 else {
-            throw LabError(.commandFailed, "cannot create \(tmp): \(String(cString: strerror(errno)))", location: tmp)
+            throw LabError(.commandFailed, "cannot create \(tmp): \(String(cString: strerror(errno)))", location: .file(tmp))
         }
         let bytes = Array(text.utf8)
         var written = 0
@@ -118,7 +118,7 @@ public enum KubeconfigMerge {
                 let reason = String(cString: strerror(errno))
                 close(fd)
                 unlink(tmp)
-                throw LabError(.commandFailed, "cannot write the kubeconfig: \(reason)", location: tmp)
+                throw LabError(.commandFailed, "cannot write the kubeconfig: \(reason)", location: .file(tmp))
             }
             written += n
         }
@@ -127,7 +127,7 @@ public enum KubeconfigMerge {
         guard rename(tmp, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(tmp)
-            throw LabError(.commandFailed, "cannot move the kubeconfig into place: \(reason)", location: path)
+            throw LabError(.commandFailed, "cannot move the kubeconfig into place: \(reason)", location: .file(path))
         }
         chmod(path, 0o600)
     }

@@ -144,7 +144,7 @@ extension Profile {
         guard let url = EmbeddedResources.url("profiles", "\(name).json"),
               let data = try? Data(contentsOf: url)
         else {
-            throw LabError(.invalidInput, "unknown profile '\(name)'", location: "lab.json: profile",
+            throw LabError(.invalidInput, "unknown profile '\(name)'", location: .lab("profile"),
                            hint: "use one of: \(builtInNames.joined(separator: ", "))")
         }
         return try decode(data, source: "profile \(name)", overrides: overrides, arch: arch)
@@ -159,18 +159,18 @@ extension Profile {
         guard var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               var versions = object["versions"] as? [String: String]
         else {
-            throw LabError(.internalError, "the profile is not valid JSON with a versions map", location: source)
+            throw LabError(.internalError, "the profile is not valid JSON with a versions map", location: .file(source))
         }
         let known = versions.keys.sorted()
         var errors: [LabError] = []
         for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
             guard versions[key] != nil else {
                 errors.append(LabError(.invalidInput, "unknown version '\(key)' for profile \(object["name"] as? String ?? source)",
-                                       location: "lab.json: versions.\(key)", hint: "known versions: \(known.joined(separator: ", "))"))
+                                       location: .lab("versions.\(key)"), hint: "known versions: \(known.joined(separator: ", "))"))
                 continue
             }
             guard isPlainVersion(value) else {
-                errors.append(LabError(.invalidInput, "'\(value)' is not a version", location: "lab.json: versions.\(key)",
+                errors.append(LabError(.invalidInput, "'\(value)' is not a version", location: .lab("versions.\(key)"),
                                        hint: "write the version only, for example \"\(versions[key] ?? "1.2.3")\""))
                 continue
             }
@@ -194,7 +194,7 @@ extension Profile {
             let json = try JSONSerialization.data(withJSONObject: expanded)
             return try JSONDecoder().decode(Profile.self, from: json)
         } catch {
-            throw LabError(.internalError, "the profile does not match the Profile type", location: source, cause: "\(error)")
+            throw LabError(.internalError, "the profile does not match the Profile type", location: .file(source), cause: error)
         }
     }
 
@@ -209,7 +209,7 @@ extension Profile {
             guard s.contains("{{") else { return s }
             let template: MustacheTemplate
             do { template = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + s) } catch {
-                throw LabError(.internalError, "bad template in the profile: \(s)", location: source, cause: "\(error)")
+                throw LabError(.internalError, "bad template in the profile: \(s)", location: .file(source), cause: error)
             }
             return template.render(context)
         case let a as [Any]:

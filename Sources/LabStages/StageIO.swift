@@ -10,7 +10,7 @@ public enum StageInputs {
         try caFiles.map { file in
             let path = (directory as NSString).appendingPathComponent(file)
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw LabError(.notFound, "the Istio CA file \(file) is missing", location: path,
+                throw LabError(.notFound, "the Istio CA file \(file) is missing", location: .file(path),
                                hint: "labctl creates it with the CA stage; re-run labctl up")
             }
             return "\(file) \(data.base64EncodedString())"
@@ -44,7 +44,7 @@ public enum NodeVerification {
         func expect(_ key: String, _ want: String, _ what: String) {
             let have = output[key] ?? ""
             if have != want {
-                problems.append(LabError(.commandFailed, "\(what) is '\(have)', expected '\(want)'", location: "node \(node.name)",
+                problems.append(LabError(.commandFailed, "\(what) is '\(have)', expected '\(want)'", location: .node(node.name),
                                          hint: "re-run the node-identity stage: labctl up"))
             }
         }
@@ -59,11 +59,11 @@ public enum NodeVerification {
         if machine != lab.base.arch.unameMachine {
             problems.append(LabError(.invalidInput,
                                      "the node runs \(machine.isEmpty ? "an unknown architecture" : machine) (uname -m), but lab.json base.arch is \(lab.base.arch.rawValue) (\(lab.base.arch.unameMachine))",
-                                     location: "node \(node.name), cloned from the base VM \(lab.base.name)",
+                                     location: .other("node \(node.name), cloned from the base VM \(lab.base.name)"),
                                      hint: "set base.arch in lab.json to the base image's architecture (amd64 for x86_64, arm64 for aarch64), or point base.vmx at a \(lab.base.arch.rawValue) base"))
         }
         if (output["machineId"] ?? "").count != 32 {
-            problems.append(LabError(.commandFailed, "the machine-id is missing or malformed", location: "node \(node.name)"))
+            problems.append(LabError(.commandFailed, "the machine-id is missing or malformed", location: .node(node.name)))
         }
         return problems
     }

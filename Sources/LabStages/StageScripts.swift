@@ -36,18 +36,18 @@ public struct RenderedScript: Sendable, Hashable {
         case (let kind?, let secret?):
             // An empty sudo password means "sudo needs none" (base-access then writes its rule with sudo -n).
             guard !secret.isEmpty || kind == .sudoPassword else {
-                throw LabError(.internalError, "\(name) needs its \(kind.rawValue) input, got an empty one", location: name)
+                throw LabError(.internalError, "\(name) needs its \(kind.rawValue) input, got an empty one", location: .other(name))
             }
             if kind != .caCertificates, secret.contains("\n") {
-                throw LabError(.internalError, "\(name) reads its \(kind.rawValue) as one line", location: name)
+                throw LabError(.internalError, "\(name) reads its \(kind.rawValue) as one line", location: .other(name))
             }
             stdin += secret.hasSuffix("\n") ? secret : secret + "\n"
             secrets.append(secret)
             secrets += secret.split(separator: "\n").map { String($0) }
         case (let kind?, nil):
-            throw LabError(.internalError, "\(name) needs its \(kind.rawValue) on standard input", location: name)
+            throw LabError(.internalError, "\(name) needs its \(kind.rawValue) on standard input", location: .other(name))
         case (nil, .some):
-            throw LabError(.internalError, "\(name) takes no input", location: name)
+            throw LabError(.internalError, "\(name) takes no input", location: .other(name))
         }
         var command = Command.script(stdin, deadline: deadline, sudo: sudo, secrets: secrets)
         command.secretOutput = outputIsSecret
@@ -76,7 +76,7 @@ public struct StageScripts: Sendable {
     public init(lab: Lab, publicKey: String? = nil) throws {
         try Self.validate(lab: lab)
         if let publicKey, !Self.isSafe(publicKey, extra: "+/=@:._- ") {
-            throw LabError(.invalidInput, "the SSH public key has characters a script cannot carry", location: "ssh public key",
+            throw LabError(.invalidInput, "the SSH public key has characters a script cannot carry", location: .other("ssh public key"),
                            hint: "use an OpenSSH public key line: ssh-ed25519 AAAA… comment")
         }
         self.lab = lab
@@ -154,31 +154,31 @@ public struct StageScripts: Sendable {
         switch script.declaration.target {
         case .base, .lab:
             guard cluster == nil, node == nil else {
-                throw LabError(.internalError, "\(where_) is rendered for the whole lab, without a cluster or node", location: where_)
+                throw LabError(.internalError, "\(where_) is rendered for the whole lab, without a cluster or node", location: .other(where_))
             }
             return (nil, nil)
         case .node(let selection):
             guard let node, cluster == nil || lab.node(named: node).flatMap(lab.cluster(of:))?.name == cluster else {
-                throw LabError(.internalError, "\(where_) is rendered for one node", location: where_)
+                throw LabError(.internalError, "\(where_) is rendered for one node", location: .other(where_))
             }
             guard let spec = lab.node(named: node), let owner = lab.cluster(of: spec) else {
-                throw LabError(.notFound, "no node '\(node)' in lab \(lab.name)", location: "lab.json: clusters[].nodes",
+                throw LabError(.notFound, "no node '\(node)' in lab \(lab.name)", location: .lab("clusters[].nodes"),
                                hint: "nodes: \(lab.nodes.map(\.name).joined(separator: ", "))")
             }
             guard Self.selects(selection, spec) else {
-                throw LabError(.invalidInput, "\(where_) does not run on \(node), a \(spec.role.rawValue) (it runs on: \(selection))", location: where_)
+                throw LabError(.invalidInput, "\(where_) does not run on \(node), a \(spec.role.rawValue) (it runs on: \(selection))", location: .other(where_))
             }
             return (owner, spec)
         case .cluster:
             guard let cluster, node == nil else {
-                throw LabError(.internalError, "\(where_) is rendered for one cluster", location: where_)
+                throw LabError(.internalError, "\(where_) is rendered for one cluster", location: .other(where_))
             }
             guard let spec = lab.cluster(named: cluster) else {
-                throw LabError(.notFound, "no cluster '\(cluster)' in lab \(lab.name)", location: "lab.json: clusters",
+                throw LabError(.notFound, "no cluster '\(cluster)' in lab \(lab.name)", location: .lab("clusters"),
                                hint: "clusters: \(lab.clusters.map(\.name).joined(separator: ", "))")
             }
             guard let cp = spec.controlPlane else {
-                throw LabError(.invalidInput, "cluster \(cluster) has no control-plane node", location: "lab.json: clusters[\(cluster)].nodes")
+                throw LabError(.invalidInput, "cluster \(cluster) has no control-plane node", location: .lab("clusters[\(cluster)].nodes"))
             }
             return (spec, cp)
         }
@@ -190,7 +190,7 @@ public struct StageScripts: Sendable {
             return lab.base.name
         case .lab, .cluster(on: .meshNode, nodes: _):
             guard let mesh = meshNode else {
-                throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: "lab.json: clusters")
+                throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: .lab("clusters"))
             }
             return mesh.name
         case .node, .cluster(on: .controlPlane, nodes: _):
@@ -241,7 +241,7 @@ public struct StageScripts: Sendable {
             }
             if script == .meshSample, index >= versions.count {
                 throw LabError(.unsupported, "Istio's helloworld sample has versions v1 and v2 only; the mesh check needs one per cluster",
-                               location: "lab.json: clusters[\(index)]", hint: "the mesh verification supports two clusters")
+                               location: .lab("clusters[\(index)]"), hint: "the mesh verification supports two clusters")
             }
             let cp = cluster.controlPlane
             context.cluster = .init(
@@ -272,7 +272,7 @@ public struct StageScripts: Sendable {
         var errors: [LabError] = []
         func check(_ value: String, _ path: String) {
             if value.isEmpty || !isSafe(value, extra: "._-") || value.hasPrefix("-") {
-                errors.append(LabError(.invalidInput, "'\(value)' cannot be used in a script", location: "lab.json: \(path)",
+                errors.append(LabError(.invalidInput, "'\(value)' cannot be used in a script", location: .lab(path),
                                        hint: "use letters, digits, '.', '_' and '-' only"))
             }
         }

@@ -22,7 +22,7 @@ struct Templates: Sendable {
         } catch let error as LabError {
             return .failure(error)
         } catch {
-            return .failure(LabError(.internalError, "the embedded templates cannot be read", location: "Sources/LabStages/Resources", cause: "\(error)"))
+            return .failure(LabError(.internalError, "the embedded templates cannot be read", location: .file("Sources/LabStages/Resources"), cause: error))
         }
     }()
 
@@ -43,8 +43,8 @@ struct Templates: Sendable {
             } catch let error as LabError {
                 throw error
             } catch {
-                throw LabError(.internalError, "the embedded template \(kind)/\(file) does not parse", location: "Sources/LabStages/Resources/\(kind)/\(file)",
-                               cause: "\(error)")
+                throw LabError(.internalError, "the embedded template \(kind)/\(file) does not parse", location: .file("Sources/LabStages/Resources/\(kind)/\(file)"),
+                               cause: error)
             }
         }
         for partial in Self.partials { try register("scripts", partial + ".sh", as: partial) }
@@ -58,7 +58,7 @@ struct Templates: Sendable {
         guard let url = EmbeddedResources.url(kind, file),
               let text = try? String(contentsOf: url, encoding: .utf8)
         else {
-            throw LabError(.internalError, "missing embedded resource \(kind)/\(file)", location: "Sources/LabStages/Resources/\(kind)/\(file)")
+            throw LabError(.internalError, "missing embedded resource \(kind)/\(file)", location: .file("Sources/LabStages/Resources/\(kind)/\(file)"))
         }
         return text
     }
@@ -68,12 +68,12 @@ struct Templates: Sendable {
         let templates = try shared.get()
         let key = "\(kind)/\(name)"
         guard let tags = templates.tags[key] else {
-            throw LabError(.internalError, "no embedded template \(key)", location: "Sources/LabStages/Resources/\(kind)")
+            throw LabError(.internalError, "no embedded template \(key)", location: .file("Sources/LabStages/Resources/\(kind)"))
         }
         let value = try TemplateValue(encoding: context)
         try templates.check(tags, [value], in: key)
         guard let text = templates.library.render(value.mustacheObject, withTemplate: key) else {
-            throw LabError(.internalError, "no embedded template \(key)", location: "Sources/LabStages/Resources/\(kind)")
+            throw LabError(.internalError, "no embedded template \(key)", location: .file("Sources/LabStages/Resources/\(kind)"))
         }
         return text
     }
@@ -100,7 +100,7 @@ struct Templates: Sendable {
             case .partial(let name):
                 guard let partial = self.tags[name] else {
                     throw LabError(.internalError, "the template \(template) includes {{> \(name)}}, which is not embedded",
-                                   location: "Sources/LabStages/Resources/scripts/\(name).sh")
+                                   location: .file("Sources/LabStages/Resources/scripts/\(name).sh"))
                 }
                 try check(partial, stack, in: template)
             }
@@ -109,7 +109,7 @@ struct Templates: Sendable {
 
     private func resolve(_ name: String, _ stack: [TemplateValue], in template: String) throws -> TemplateValue {
         let missing = LabError(.internalError, "the template \(template) uses {{\(name)}}, which its context does not have",
-                               location: "Sources/LabStages/Resources/\(template.hasPrefix("manifests/") ? template : template + ".sh")",
+                               location: .file("Sources/LabStages/Resources/\(template.hasPrefix("manifests/") ? template : template + ".sh")"),
                                hint: "fix the name in the template, or add the field to the context type (ScriptContext)")
         guard name != "." else { return stack.last ?? .null }
         let parts = name.split(separator: ".").map(String.init)

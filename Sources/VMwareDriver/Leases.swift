@@ -50,7 +50,7 @@ public struct LeaseFile: Sendable, Equatable {
         self.problems = problems
     }
 
-    /// Finds the lease for `mac` (vmware.md §4.5).
+    /// Finds the lease for `mac` (docs/vmware-driver.md, "Host network files").
     ///
     /// Entries are appended, so a MAC appears many times. Like VVD's `dhcp_lease_file.go`,
     /// only active leases count, and when several are active the most recent start wins
@@ -78,7 +78,7 @@ public struct LeaseFile: Sendable, Equatable {
 
     public static func load(path: String) throws -> LeaseFile {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw LabError(.notFound, "cannot read the DHCP lease file", location: path,
+            throw LabError(.notFound, "cannot read the DHCP lease file", location: .file(path),
                            hint: "VMware's NAT DHCP server writes it; check that the vmnet8 DHCP service runs and that you may read the file")
         }
         return parse(String(decoding: data, as: UTF8.self), source: path)
@@ -103,9 +103,9 @@ public struct LeaseFile: Sendable, Equatable {
         var skippingBlock = 0 // depth of a non-lease block we do not interpret (host, failover, ...)
 
         func problem(_ n: Int, _ message: String, _ text: String) {
-            file.problems.append(LabError(.invalidInput, message, location: "\(source):\(n)",
+            file.problems.append(LabError(.invalidInput, message, location: .file(source, line: n),
                                           hint: "the line was ignored; the DHCP server may have been interrupted while writing",
-                                          cause: String(text.prefix(80))))
+                                          detail: String(text.prefix(80))))
         }
 
         for (index, raw) in lines.enumerated() {
@@ -200,8 +200,8 @@ public struct LeaseFile: Sendable, Equatable {
         var fields: [String: String]?
         var start = 0
         func problem(_ n: Int, _ message: String, _ text: String) {
-            file.problems.append(LabError(.invalidInput, message, location: "\(source):\(n)",
-                                          hint: "the line was ignored", cause: String(text.prefix(80))))
+            file.problems.append(LabError(.invalidInput, message, location: .file(source, line: n),
+                                          hint: "the line was ignored", detail: String(text.prefix(80))))
         }
         for (index, raw) in lines.enumerated() {
             let n = index + 1

@@ -14,7 +14,7 @@ import Darwin
 /// each a fixed 512-byte record (`FILELOCK_DATA_SIZE`, NUL padded) of space-separated fields:
 /// machine ID, execution ID (`<pid>-<process creation time>`), Lamport number, `S` or `X`,
 /// creation time, then optional `name=value` properties such as `lc=`. VVD reads the PID with
-/// `\s(\d+)-` (VVD Go `driver/base.go` `vmPidAlive`). vmware.md §1.6.
+/// `\s(\d+)-` (VVD Go `driver/base.go` `vmPidAlive`; docs/vmware-driver.md, "Checks before touching a VM's files").
 public struct VMwareLock: Sendable, Hashable {
     public enum State: String, Sendable, Hashable {
         /// An owner PID is alive on this host.
@@ -114,7 +114,7 @@ public enum VMwareLocks {
         let locks = scan(directory: dir, isAlive: isAlive)
         if let live = locks.first(where: { $0.state != .stale }) {
             let owner = live.ownerPIDs.isEmpty ? "" : " (held by PID \(live.ownerPIDs.map(String.init).joined(separator: ", ")))"
-            throw LabError(.conflict, "cannot \(action): the VM is open in VMware or running\(owner)", location: live.path,
+            throw LabError(.conflict, "cannot \(action): the VM is open in VMware or running\(owner)", location: .file(live.path),
                            hint: "power the VM off and close its tab in the VMware UI, then try again")
         }
         if let stale = locks.first {
@@ -124,7 +124,7 @@ public enum VMwareLocks {
             let machines = Array(Set(stale.owners.map(\.machineID).filter { !$0.isEmpty })).sorted()
             let written = machines.isEmpty ? "" : ", written by VMware machine ID \(machines.joined(separator: ", "))"
             throw LabError(.conflict, "cannot \(action): a stale VMware lock is left: its owner PID \(stale.ownerPIDs.map(String.init).joined(separator: ", ")) is not running on this host\(written)",
-                           location: stale.path,
+                           location: .file(stale.path),
                            hint: "if the VM's folder is on shared storage, another computer may have it open: close it there. Otherwise no VMware program has it open: delete \(stale.path) and try again; labctl never deletes locks itself")
         }
     }

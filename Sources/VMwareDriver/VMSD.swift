@@ -3,9 +3,9 @@ import LabKit
 
 /// A VM's snapshot database (`<name>.vmsd`), read-only.
 ///
-/// Same `key = "value"` syntax as the VMX (Broadcom KB 337269, vmware.md §3.1).
+/// Same `key = "value"` syntax as the VMX (Broadcom KB 337269; docs/vmware-driver.md, "Snapshots").
 /// `snapshotN` is an array index, not the hierarchy: the tree comes from `parent` uids.
-/// Clone bookkeeping (vmware.md §3.2): the parent's `snapshotN.numClones`/`snapshotN.cloneM`
+/// Clone bookkeeping (docs/vmware-driver.md, "Snapshots"): the parent's `snapshotN.numClones`/`snapshotN.cloneM`
 /// name the linked clones made from a snapshot; a clone's own `cloneOf0` names its parent VMX.
 public struct VMSD: Sendable, Hashable {
     public var tree: SnapshotTree
@@ -14,9 +14,9 @@ public struct VMSD: Sendable, Hashable {
     /// `cloneOfN`: the VMX paths this VM is a linked clone of.
     public var cloneOf: [String]
     /// Where each snapshot was defined (`file:line` of its `uid` key), for messages.
-    public var locations: [Int: String]
+    public var locations: [Int: Location]
 
-    public init(tree: SnapshotTree = SnapshotTree(), lastUID: Int? = nil, cloneOf: [String] = [], locations: [Int: String] = [:]) {
+    public init(tree: SnapshotTree = SnapshotTree(), lastUID: Int? = nil, cloneOf: [String] = [], locations: [Int: Location] = [:]) {
         self.tree = tree
         self.lastUID = lastUID
         self.cloneOf = cloneOf
@@ -52,7 +52,7 @@ public struct VMSD: Sendable, Hashable {
                 lineOf[k] = n
             }
         }
-        func loc(_ key: String) -> String { lineOf[key].map { "\(source):\($0)" } ?? source }
+        func loc(_ key: String) -> Location { .file(source, line: lineOf[key]) }
         func int(_ key: String) throws -> Int? {
             guard let v = values[key] else { return nil }
             guard let i = Int(v.trimmingCharacters(in: .whitespaces)) else {
@@ -72,7 +72,7 @@ public struct VMSD: Sendable, Hashable {
 
         var snapshots: [SnapshotInfo] = []
         var clones: [Int: [String]] = [:]
-        var locations: [Int: String] = [:]
+        var locations: [Int: Location] = [:]
         for i in indices.sorted() {
             let p = "snapshot\(i)."
             guard let uid = try int(p + "uid") else {
@@ -109,7 +109,7 @@ public struct VMSD: Sendable, Hashable {
         for s in snapshots {
             if let parent = s.parentUID, !uids.contains(parent) {
                 throw LabError(.invalidInput, "snapshot \"\(s.name)\" (uid \(s.uid)) names a parent uid \(parent) that does not exist",
-                               location: locations[s.uid], hint: "the snapshot database is damaged")
+                               location: locations[s.uid] ?? .file(source), hint: "the snapshot database is damaged")
             }
         }
         var current = try int("snapshot.current")
@@ -126,7 +126,7 @@ public struct VMSD: Sendable, Hashable {
     }
 
     /// createTimeHigh/Low: a 64-bit microsecond Unix time split in two 32-bit halves; the low half
-    /// is often written as a signed number [I: field semantics undocumented, vmware.md §3.1].
+    /// is often written as a signed number (field semantics undocumented, KB 337269).
     static func createTime(high: String?, low: String?) -> Date? {
         guard let h = high.flatMap({ Int64($0) }), let l = low.flatMap({ Int64($0) }) else { return nil }
         let micros = (h << 32) | (l & 0xffff_ffff)
@@ -172,7 +172,7 @@ extension SnapshotTree {
         switch selector {
         case .uid(let uid):
             guard let s = snapshot(uid: uid) else {
-                throw LabError(.notFound, "the VM has no snapshot with uid \(uid)", location: vm,
+                throw LabError(.notFound, "the VM has no snapshot with uid \(uid)", location: .file(vm),
                                hint: "list the snapshots with labctl snapshot list")
             }
             return s
@@ -180,33 +180,33 @@ extension SnapshotTree {
             let matches = named(name)
             if matches.count == 1, let only = matches.first { return only }
             if matches.isEmpty {
-                throw LabError(.notFound, "the VM has no snapshot named \"\(name)\"", location: vm,
+                throw LabError(.notFound, "the VM has no snapshot named \"\(name)\"", location: .file(vm),
                                hint: "list the snapshots with labctl snapshot list")
             }
             let list = matches.map { s in
                 "uid \(s.uid)" + (s.createdAt.map { " taken \(ISO8601DateFormatter().string(from: $0))" } ?? "")
             }.joined(separator: ", ")
-            throw LabError(.conflict, "\(matches.count) snapshots are named \"\(name)\" (\(list))", location: vm,
+            throw LabError(.conflict, "\(matches.count) snapshots are named \"\(name)\" (\(list))", location: .file(vm),
                            hint: "VMware allows duplicate names; pick one by uid, or delete or rename the extra ones")
         }
     }
 
     /// The name vmrun should be given for `snapshot`. vmrun addresses snapshots by name, and
-    /// VIX treats `/` as a path separator (GOVIX GetNamedSnapshot, vmware.md §3.2), so a
+    /// VIX treats `/` as a path separator (GOVIX GetNamedSnapshot), so a
     /// duplicate name is disambiguated by its path from the root when that path is unique.
     public func vmrunName(for snapshot: SnapshotInfo, vm: String) throws -> String {
         if named(snapshot.name).count == 1 && !snapshot.name.contains("/") { return snapshot.name }
         let chain = path(to: snapshot.uid)
         if chain.contains(where: { $0.name.contains("/") || $0.name.contains("\\") }) {
             throw LabError(.unsupported, "snapshot \"\(snapshot.name)\" (uid \(snapshot.uid)) cannot be named for vmrun: a name on its path contains / or \\",
-                           location: vm, hint: "rename the snapshot in VMware's Snapshot Manager")
+                           location: .file(vm), hint: "rename the snapshot in VMware's Snapshot Manager")
         }
         // Siblings with the same name make the path ambiguous too.
         let siblings = children(of: snapshot.parentUID).filter { $0.name == snapshot.name }
         let ancestorsAmbiguous = chain.dropLast().contains { a in children(of: a.parentUID).filter { $0.name == a.name }.count > 1 }
         if siblings.count > 1 || ancestorsAmbiguous {
             throw LabError(.conflict, "snapshot \"\(snapshot.name)\" (uid \(snapshot.uid)) has a sibling of the same name, so vmrun cannot tell them apart",
-                           location: vm, hint: "rename or delete one of them in VMware's Snapshot Manager")
+                           location: .file(vm), hint: "rename or delete one of them in VMware's Snapshot Manager")
         }
         return chain.map(\.name).joined(separator: "/")
     }

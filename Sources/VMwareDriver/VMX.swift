@@ -4,7 +4,7 @@ import LabKit
 /// A VMX (or .vmsd) file as an ordered document.
 ///
 /// VMware's own writer preserves order; Vagrant sorts and lower-cases keys; GNS3
-/// keeps order (vmware.md §2.1). We keep everything: key order, comments, the
+/// keeps order (docs/vmware-driver.md, "VMX files: character sets and edits"). We keep everything: key order, comments, the
 /// shebang, the `.encoding` line, unknown keys, the original key case and the
 /// original bytes of every line we did not change, so a round trip is exact.
 /// Keys compare case-insensitively (every parser lower-cases them, and VMware
@@ -48,10 +48,10 @@ public struct VMXDocument: Sendable, Hashable {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             if !FileManager.default.fileExists(atPath: path) {
-                throw LabError(.notFound, "the VM configuration file does not exist", location: path,
+                throw LabError(.notFound, "the VM configuration file does not exist", location: .file(path),
                                hint: "check the path in lab.json, or create the VM first")
             }
-            throw LabError(.commandFailed, "cannot read the VM configuration file", location: path, cause: error.localizedDescription)
+            throw LabError(.commandFailed, "cannot read the VM configuration file", location: .file(path), cause: error)
         }
         return try parse(data, source: path)
     }
@@ -62,7 +62,7 @@ public struct VMXDocument: Sendable, Hashable {
 
     public static func parse(_ data: Data, source: String) throws -> VMXDocument {
         if data.contains(0) {
-            throw LabError(.invalidInput, "not a VMware configuration file: it contains binary data", location: "\(source):1",
+            throw LabError(.invalidInput, "not a VMware configuration file: it contains binary data", location: .file(source, line: 1),
                            hint: "point labctl at the VM's .vmx text file, not a disk or memory file")
         }
         let encoding = try VMXEncoding.declared(in: data, source: source)
@@ -79,7 +79,7 @@ public struct VMXDocument: Sendable, Hashable {
             let content = chunk.last == 0x0D ? chunk.dropLast() : chunk[...]
             guard let text = encoding.decode(Data(content)) else {
                 throw LabError(.invalidInput, "the line is not valid \(encoding.name), the character set the file declares",
-                               location: "\(source):\(index + 1)",
+                               location: .file(source, line: index + 1),
                                hint: "labctl changed nothing; open and save the VM in VMware, or fix the .encoding line to the host's character set")
             }
             let isLast = index == chunks.count - 1
@@ -94,20 +94,20 @@ public struct VMXDocument: Sendable, Hashable {
             }
             guard let eq = raw.firstIndex(of: "=") else {
                 throw LabError(.invalidInput, "not a VMware configuration line (expected key = \"value\")",
-                               location: "\(source):\(lineNo)", hint: "fix or remove the line; VMX files hold only key = \"value\" lines and # comments",
-                               cause: String(trimmed.prefix(80)))
+                               location: .file(source, line: lineNo), hint: "fix or remove the line; VMX files hold only key = \"value\" lines and # comments",
+                               detail: String(trimmed.prefix(80)))
             }
             let key = raw[..<eq].trimmingCharacters(in: .whitespaces)
             // Reading is tolerant (guestinfo keys are whatever a tool chose); writing uses `isValidKey`.
             guard !key.isEmpty, !key.contains(where: { $0.isWhitespace || $0 == "\"" }) else {
-                throw LabError(.invalidInput, "invalid VMX key \"\(key.prefix(60))\"", location: "\(source):\(lineNo)",
+                throw LabError(.invalidInput, "invalid VMX key \"\(key.prefix(60))\"", location: .file(source, line: lineNo),
                                hint: "a key is one word before the =, without spaces or quotes")
             }
             let rest = raw[raw.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             let value: String
             if rest.hasPrefix("\"") {
                 guard rest.count >= 2, rest.hasSuffix("\"") else {
-                    throw LabError(.invalidInput, "unterminated quoted value for \(key)", location: "\(source):\(lineNo)",
+                    throw LabError(.invalidInput, "unterminated quoted value for \(key)", location: .file(source, line: lineNo),
                                    hint: "the file may be truncated; restore it from a backup or let VMware rewrite it")
                 }
                 value = unescape(String(rest.dropFirst().dropLast()))
@@ -126,7 +126,7 @@ public struct VMXDocument: Sendable, Hashable {
         }
     }
 
-    // MARK: Escapes (vmware.md §2.1: `|XX` hex, libvirt virVMXEscapeHexPipe)
+    // MARK: Escapes (`|XX` hex, libvirt src/vmx/vmx.h virVMXEscapeHexPipe)
 
     /// Decodes `|XX` escapes; a `|` not followed by two hex digits is kept as is.
     public static func unescape(_ s: String) -> String {
@@ -253,7 +253,7 @@ public struct VMXDocument: Sendable, Hashable {
             }
             guard let bytes = encoding.encode(raw) else {
                 throw LabError(.invalidInput, "\"\(raw.prefix(60))\" cannot be written in \(encoding.name), the file's character set",
-                               location: source, hint: "labctl changed nothing; use characters that \(encoding.name) has, or convert the VM's file to UTF-8")
+                               location: .file(source), hint: "labctl changed nothing; use characters that \(encoding.name) has, or convert the VM's file to UTF-8")
             }
             out += bytes
             if index < lines.count - 1 || endsWithNewline { out += newline }
@@ -272,13 +272,13 @@ public struct VMXDocument: Sendable, Hashable {
         let bytes = try encoded(source: path)
         do {
             guard fm.createFile(atPath: tmp.path, contents: bytes, attributes: mode.map { [.posixPermissions: $0] }) else {
-                throw LabError(.commandFailed, "cannot write a temporary file next to the VM configuration", location: tmp.path)
+                throw LabError(.commandFailed, "cannot write a temporary file next to the VM configuration", location: .file(tmp.path))
             }
             let fd = open(tmp.path, O_RDONLY)
             if fd >= 0 { fsync(fd); close(fd) }
             if rename(tmp.path, path) != 0 {
                 let reason = String(cString: strerror(errno))
-                throw LabError(.commandFailed, "cannot replace the VM configuration file", location: path, cause: reason)
+                throw LabError(.commandFailed, "cannot replace the VM configuration file", location: .file(path), detail: reason)
             }
         } catch {
             try? fm.removeItem(at: tmp)

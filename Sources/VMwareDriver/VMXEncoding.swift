@@ -47,7 +47,7 @@ public struct VMXEncoding: Sendable, Hashable {
             let name = t[t.index(after: eq)...].trimmingCharacters(in: CharacterSet(charactersIn: " \t\""))
             guard let encoding = known[name.lowercased()] else {
                 throw LabError(.unsupported, "the VM configuration file declares the character set \"\(name)\", which labctl cannot read and write back",
-                               location: source,
+                               location: .file(source),
                                hint: "labctl changed nothing. It handles " + supportedNames + "; convert the file to UTF-8 and set .encoding = \"UTF-8\" (VMware reads it), or edit the VM in VMware")
             }
             return VMXEncoding(name: name, encoding: encoding)

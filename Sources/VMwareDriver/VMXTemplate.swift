@@ -43,12 +43,12 @@ public struct VMXTemplates: Sendable {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return t }
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-            throw LabError(.invalidInput, "cannot read the vmx-templates folder", location: dir, cause: error.localizedDescription)
+            throw LabError(.invalidInput, "cannot read the vmx-templates folder", location: .file(dir), cause: error)
         }
         for name in names.sorted() where name.hasSuffix(fileExtension) {
             let path = (dir as NSString).appendingPathComponent(name)
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                throw LabError(.invalidInput, "cannot read the template as UTF-8 text", location: path)
+                throw LabError(.invalidInput, "cannot read the template as UTF-8 text", location: .file(path))
             }
             t.sources[String(name.dropLast(fileExtension.count))] = (text, path)
         }
@@ -61,17 +61,17 @@ public struct VMXTemplates: Sendable {
     public func render(node: NodeSpec, lab: Lab) throws -> VMXSettings {
         guard let main = sources[node.template] else {
             throw LabError(.invalidInput, "no vmx-template named \"\(node.template)\" for node \(node.name)",
-                           location: "lab.json: node \(node.name) template",
+                           location: .lab("node \(node.name) template"),
                            hint: "use one of: \(names.filter { $0 != "common" }.joined(separator: ", ")), or add vmx-templates/\(node.template)\(Self.fileExtension) next to lab.json")
         }
         var library = MustacheLibrary()
         for (name, source) in sources {
             do { try library.register(source.text, named: name) } catch {
-                throw LabError(.invalidInput, "vmx-template \(name) is not valid Mustache", location: source.origin, cause: "\(error)")
+                throw LabError(.invalidInput, "vmx-template \(name) is not valid Mustache", location: .file(source.origin), cause: error)
             }
         }
         guard let rendered = library.render(try Self.context(node: node, lab: lab), withTemplate: node.template) else {
-            throw LabError(.internalError, "cannot render vmx-template \(node.template)", location: main.origin)
+            throw LabError(.internalError, "cannot render vmx-template \(node.template)", location: .file(main.origin))
         }
         return try Self.settings(fromRendered: rendered, source: "\(main.origin) (rendered for \(node.name))")
     }
@@ -91,7 +91,7 @@ public struct VMXTemplates: Sendable {
                 if body.hasPrefix(removeDirective) {
                     let key = body.dropFirst(removeDirective.count).trimmingCharacters(in: .whitespaces)
                     guard VMXDocument.isValidKey(key) else {
-                        throw LabError(.invalidInput, "\(removeDirective) needs a VMX key, got \"\(key)\"", location: source)
+                        throw LabError(.invalidInput, "\(removeDirective) needs a VMX key, got \"\(key)\"", location: .file(source))
                     }
                     result.remove.append(key)
                 }
@@ -102,16 +102,12 @@ public struct VMXTemplates: Sendable {
 
     /// The values templates can use; every string is VMX-escaped already.
     static func context(node: NodeSpec, lab: Lab) throws -> [String: Any] {
-        // memsize must be a multiple of 4 (libvirt vmx.c); numvcpus a multiple of coresPerSocket (one socket here).
-        guard node.memoryMiB > 0, node.memoryMiB % 4 == 0 else {
-            throw LabError(.invalidInput, "memoryMiB of node \(node.name) must be a positive multiple of 4 (VMware's memsize rule), got \(node.memoryMiB)",
-                           location: "lab.json: node \(node.name) memoryMiB")
-        }
-        guard node.cpus > 0 else {
-            throw LabError(.invalidInput, "cpus of node \(node.name) must be at least 1", location: "lab.json: node \(node.name) cpus")
+        // numvcpus must be a multiple of coresPerSocket (one socket here); the size rules live in NodeSpec.sizeProblems.
+        if let p = node.sizeProblems.first {
+            throw LabError(.invalidInput, p.message, location: .lab("node \(node.name) \(p.key)"), hint: p.hint)
         }
         let vmnet = lab.network.vmnet
-        // `nat` means the NAT vmnet (vmnet8 by default); another vmnet needs `custom` + `vnet` (vmware.md §2.2).
+        // `nat` means the NAT vmnet (vmnet8 by default); another vmnet needs `custom` + `vnet` (docs/vmware-driver.md, "Keys the templates set").
         let isDefaultNAT = vmnet.lowercased() == "vmnet8"
         let e = VMXDocument.escape
         var ctx: [String: Any] = [

@@ -2,21 +2,21 @@ import Foundation
 import LabKit
 
 /// Finds vmrun: the lab file's `vmware.vmrun`, then `LABCTL_VMRUN`, then the host OS's
-/// default location, then `PATH` (vmware.md §5).
+/// default location, then `PATH` (docs/vmware-driver.md, "How vmrun is found").
 public enum VmrunLocator {
     public static func locate(override: String?, product: VMwareProduct, platform: HostPlatform = .current,
                               environment: [String: String] = ProcessInfo.processInfo.environment,
                               isExecutable: (String) -> Bool = { FileManager.default.isExecutableFile(atPath: $0) }) throws -> String {
         if let override, !override.isEmpty {
             guard isExecutable(override) else {
-                throw LabError(.notFound, "vmrun not found at \(override)", location: "lab.json: vmware.vmrun",
+                throw LabError(.notFound, "vmrun not found at \(override)", location: .lab("vmware.vmrun"),
                                hint: "fix vmware.vmrun in lab.json or remove it to use the default location")
             }
             return override
         }
         if let env = environment["LABCTL_VMRUN"], !env.isEmpty {
             guard isExecutable(env) else {
-                throw LabError(.notFound, "vmrun not found at \(env)", location: "environment variable LABCTL_VMRUN",
+                throw LabError(.notFound, "vmrun not found at \(env)", location: .option("environment variable LABCTL_VMRUN"),
                                hint: "point LABCTL_VMRUN at an executable vmrun, or unset it")
             }
             return env
@@ -31,12 +31,12 @@ public enum VmrunLocator {
             }
         }
         tried.append("PATH")
-        throw LabError(.notFound, "cannot find vmrun", location: "looked in: " + tried.joined(separator: ", "),
+        throw LabError(.notFound, "cannot find vmrun", location: .other("looked in: " + tried.joined(separator: ", ")),
                        hint: "install VMware Workstation or Fusion, or set vmware.vmrun in lab.json or LABCTL_VMRUN")
     }
 }
 
-/// Bounded retries for idempotent vmrun commands (Vagrant: 3 tries, 2 s apart, vmware.md §1.5).
+/// Bounded retries for idempotent vmrun commands (Vagrant: 3 tries, 2 s apart, VVD base.rb#vmexec).
 public struct VmrunRetryPolicy: Sendable, Hashable {
     public var tries: Int
     public var delay: Duration
@@ -46,7 +46,7 @@ public struct VmrunRetryPolicy: Sendable, Hashable {
     }
 }
 
-/// An async mutex per key. vmware.md §1.5 recommends one in-flight vmrun per VMX, and a
+/// An async mutex per key: one in-flight vmrun per VMX, and a
 /// lock around clone, snapshot and delete of a base VM, because no source documents that
 /// concurrent vmrun calls on one VM are safe.
 public actor KeyedLock {
@@ -121,7 +121,7 @@ public struct Vmrun: Sendable {
         self.init(path: path, product: spec.product, timeouts: spec.timeouts, runner: runner, platform: platform)
     }
 
-    /// Which deadline a call gets (vmware.md §1.5: start 300 s, soft stop 15-30 s, others 120 s).
+    /// Which deadline a call gets (docs/vmware-driver.md, "Deadlines, retries and serialisation": start 300 s, soft stop 30 s, others 120 s).
     public enum DeadlineClass: Sendable { case start, softStop, standard }
 
     public func deadline(_ c: DeadlineClass) -> Duration {
@@ -134,8 +134,16 @@ public struct Vmrun: Sendable {
 
     /// The full argv for a vmrun command.
     public func argv(_ command: String, _ arguments: [String]) -> [String] {
-        // Flags must come before the command (vmrun --help, vmware.md §1.1).
+        // Flags must come before the command (vmrun --help; docs/vmware-driver.md, "vmrun's command line").
         [path, "-T", product.rawValue, command] + arguments
+    }
+
+    /// The argv `run` executes: the real vmrun path, `-T <product>`, the command, the VMX in the form
+    /// vmrun on this host understands (on WSL2 vmrun.exe is given the Windows path; locks and errors
+    /// keep the path labctl uses), then the arguments. Hints are built from it too, so a Fusion or
+    /// WSL2 user gets a command they can paste.
+    public func commandLine(_ command: String, vmx: String?, _ arguments: [String] = []) throws -> [String] {
+        argv(command, (try vmx.map { [try platform.vmrunPath(Self.absolute($0))] } ?? []) + arguments)
     }
 
     /// Runs `vmrun -T <product> <command> <vmx> <arguments...>` and returns its output, or throws a
@@ -144,9 +152,7 @@ public struct Vmrun: Sendable {
     public func run(_ command: String, vmx: String?, _ arguments: [String] = [], deadline: DeadlineClass = .standard,
                     idempotent: Bool) async throws -> VmrunOutput {
         let vmxPath = vmx.map(Self.absolute)
-        // On WSL2 vmrun.exe is given the Windows path; locks and errors keep the path labctl uses.
-        let argv = argv(command, (try vmxPath.map { [try platform.vmrunPath($0)] } ?? []) + arguments)
-        let cmd = Command(argv, deadline: self.deadline(deadline))
+        let cmd = Command(try commandLine(command, vmx: vmxPath, arguments), deadline: self.deadline(deadline))
         let tries = idempotent ? retry.tries : 1
         let body: @Sendable () async throws -> VmrunOutput = { [runner, retry] in
             var attempt = 1
@@ -175,7 +181,7 @@ public struct Vmrun: Sendable {
             ?? (stderr.contentLines + output.contentLines).joined(separator: " ").nonEmpty
             ?? "vmrun exited with status \(result.exitStatus)\(result.exitSignal.map { " (signal \($0))" } ?? "") and printed nothing"
         let kind = VmrunError.classify(message)
-        var error = VmrunError(kind: kind, message: message, command: cmd.display, exitStatus: result.exitStatus, vmx: vmx)
+        var error = VmrunError(kind: kind, message: message, argv: cmd.arguments, exitStatus: result.exitStatus, vmx: vmx)
         if kind == .operationCancelled, let log = error.vmwareLog {
             error.vmwareLogExcerpt = VMwareLog.messagePostErrors(logPath: log)
         }

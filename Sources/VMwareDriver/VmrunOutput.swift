@@ -5,7 +5,7 @@ import LabKit
 ///
 /// vmrun prints errors on stdout (GNS3 `__init__.py#_execute`, vagrant#6772), may print
 /// log noise before the `Error:` line (vagrant#6216), and uses CRLF on Windows
-/// (VVD `base.rb#vmexec`). vmware.md §1.2.
+/// (VVD `base.rb#vmexec`); docs/vmware-driver.md, "Errors".
 public struct VmrunOutput: Sendable, Hashable {
     public var lines: [String]
 
@@ -34,10 +34,10 @@ public struct VmrunOutput: Sendable, Hashable {
     }
 
     /// `vmrun list`: `Total running VMs: N` then N absolute .vmx paths. Lines before the header are noise.
-    public func runningVMs(command: String) throws -> [String] {
+    public func runningVMs(command: [String]) throws -> [String] {
         guard let (index, count) = header("Total running VMs:") else {
-            throw LabError(.commandFailed, "unexpected output from vmrun list: no \"Total running VMs:\" line", location: command,
-                           cause: String(lines.joined(separator: "\n").prefix(300)))
+            throw LabError(.commandFailed, "unexpected output from vmrun list: no \"Total running VMs:\" line", location: .command(command),
+                           detail: String(lines.joined(separator: "\n").prefix(300)))
         }
         let paths = lines[(index + 1)...].map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         // Trust the lines, not the count: a VM can stop between the header and the list [I].
@@ -46,11 +46,11 @@ public struct VmrunOutput: Sendable, Hashable {
     }
 
     /// `vmrun listSnapshots [showTree]`: `Total snapshots: N` then names; in tree mode a child is
-    /// indented with one tab per level (VVD `base.rb#snapshot_tree`; the exact real output is unverified, §8).
-    public func snapshotNames(command: String) throws -> [(name: String, depth: Int)] {
+    /// indented with one tab per level (VVD `base.rb#snapshot_tree`; the exact real output is unverified: docs/vmware-driver.md, "Known gaps").
+    public func snapshotNames(command: [String]) throws -> [(name: String, depth: Int)] {
         guard let (index, _) = header("Total snapshots:") else {
-            throw LabError(.commandFailed, "unexpected output from vmrun listSnapshots: no \"Total snapshots:\" line", location: command,
-                           cause: String(lines.joined(separator: "\n").prefix(300)))
+            throw LabError(.commandFailed, "unexpected output from vmrun listSnapshots: no \"Total snapshots:\" line", location: .command(command),
+                           detail: String(lines.joined(separator: "\n").prefix(300)))
         }
         return lines[(index + 1)...].compactMap { line in
             let depth = line.prefix { $0 == "\t" }.count
@@ -82,7 +82,7 @@ public struct VmrunOutput: Sendable, Hashable {
     }
 }
 
-/// A vmrun failure, typed by the catalogue in vmware.md §1.4.
+/// A vmrun failure, typed by the catalogue in docs/vmware-driver.md ("Deadlines, retries and serialisation", "Errors").
 public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// `The virtual machine is not powered on` (packer#1300; VIX 3006).
@@ -112,6 +112,9 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
         /// (vagrant-vmware-desktop#78), or Workstation unreachable (gns3-server#1008); and the
         /// `VIX_SERVICEPROVIDER_VMWARE_WORKSTATION` host-type errors (gns3-server `__init__.py#execute`).
         case notSupported
+        /// Only the word `unknown` and a non-zero exit: `checkToolsState` before the guest reports
+        /// (gns3-server#1901).
+        case reportedUnknown
         /// `Unknown error` or any message not in the catalogue (PKR runAndLog: see vmware.log).
         case unknown
     }
@@ -119,18 +122,18 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
     public var kind: Kind
     /// The text after `Error: `, or a summary when vmrun printed none.
     public var message: String
-    /// The command as the user could paste it.
-    public var command: String
+    /// The argv that ran: the real vmrun path, `-T <product>`, the host's form of the VMX path.
+    public var argv: [String]
     public var exitStatus: Int32
     /// The VM the command was about, for the vmware.log pointer.
     public var vmx: String?
     /// `Msg_Post: Error` lines from vmware.log, when it could be read (operation cancelled).
     public var vmwareLogExcerpt: [String]
 
-    public init(kind: Kind, message: String, command: String, exitStatus: Int32, vmx: String? = nil, vmwareLogExcerpt: [String] = []) {
+    public init(kind: Kind, message: String, argv: [String], exitStatus: Int32, vmx: String? = nil, vmwareLogExcerpt: [String] = []) {
         self.kind = kind
         self.message = message
-        self.command = command
+        self.argv = argv
         self.exitStatus = exitStatus
         self.vmx = vmx
         self.vmwareLogExcerpt = vmwareLogExcerpt
@@ -139,6 +142,7 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Classifies an error message from the catalogue.
     public static func classify(_ message: String) -> Kind {
         let m = message.lowercased()
+        if m.trimmingCharacters(in: .whitespaces) == "unknown" { return .reportedUnknown }
         if m.contains("is not powered on") { return .notPoweredOn }
         if m.contains("tools are not running") { return .toolsNotRunning }
         if m.hasPrefix("cannot open vm") {
@@ -172,56 +176,60 @@ public struct VmrunError: Error, Sendable, Hashable, CustomStringConvertible {
         vmx.map { (($0 as NSString).deletingLastPathComponent as NSString).appendingPathComponent("vmware.log") }
     }
 
+    /// The command as the user could paste it (on WSL2 into the Linux shell that runs vmrun.exe).
+    public var command: String { argv.map(shellQuote).joined(separator: " ") }
+
     public var description: String { "vmrun failed (\(kind.rawValue)): \(message) [\(command)]" }
 
-    /// The error the user sees.
+    /// The error the user sees, with this error as its typed cause.
     public var labError: LabError {
         let vm = vmx ?? "the VM"
+        let location = Location.command(argv)
         switch kind {
         case .notPoweredOn:
-            return LabError(.conflict, "the VM is not powered on", location: command, hint: "start it first (labctl up starts every node of the lab)", cause: message)
+            return LabError(.conflict, "the VM is not powered on", location: location, hint: "start it first (labctl up starts every node of the lab)", cause: self, detail: message)
         case .toolsNotRunning:
-            return LabError(.conflict, "VMware Tools are not running in the guest", location: command,
-                            hint: "wait for the guest to boot; make sure open-vm-tools is installed and running in the base image", cause: message)
+            return LabError(.conflict, "VMware Tools are not running in the guest", location: location,
+                            hint: "wait for the guest to boot; make sure open-vm-tools is installed and running in the base image", cause: self, detail: message)
         case .vmNotFound:
-            return LabError(.notFound, "VMware cannot find the VM", location: command, hint: "check that \(vm) exists and is readable by your user", cause: message)
+            return LabError(.notFound, "VMware cannot find the VM", location: location, hint: "check that \(vm) exists and is readable by your user", cause: self, detail: message)
         case .cannotOpenVM:
-            return LabError(.commandFailed, "VMware cannot open the VM", location: command,
-                            hint: "check that \(vm) is a valid VMX file and readable; see \(vmwareLog ?? "vmware.log")", cause: message)
+            return LabError(.commandFailed, "VMware cannot open the VM", location: location,
+                            hint: "check that \(vm) is a valid VMX file and readable; see \(vmwareLog ?? "vmware.log")", cause: self, detail: message)
         case .fileInUse:
-            return LabError(.conflict, "the VM's files are in use", location: command,
-                            hint: "close the VM's tab in the VMware UI, or wait for another operation on it to finish", cause: message)
+            return LabError(.conflict, "the VM's files are in use", location: location,
+                            hint: "close the VM's tab in the VMware UI, or wait for another operation on it to finish", cause: self, detail: message)
         case .invalidParameters:
-            return LabError(.commandFailed, "vmrun rejected its parameters", location: command,
-                            hint: "for a linked clone the source needs a snapshot; check the snapshot name in lab.json", cause: message)
+            return LabError(.commandFailed, "vmrun rejected its parameters", location: location,
+                            hint: "for a linked clone the source needs a snapshot; check the snapshot name in lab.json", cause: self, detail: message)
         case .ambiguousSnapshotName:
-            return LabError(.conflict, "more than one snapshot has this name", location: command,
-                            hint: "labctl snapshot list shows the uids; act on one by uid, or rename the duplicates in VMware", cause: message)
+            return LabError(.conflict, "more than one snapshot has this name", location: location,
+                            hint: "labctl snapshot list shows the uids; act on one by uid, or rename the duplicates in VMware", cause: self, detail: message)
         case .invalidSnapshotName:
-            return LabError(.notFound, "no snapshot has this name", location: command, hint: "list the VM's snapshots with labctl snapshot list", cause: message)
+            return LabError(.notFound, "no snapshot has this name", location: location, hint: "list the VM's snapshots with labctl snapshot list", cause: self, detail: message)
         case .operationCancelled:
             var cause = message
             if !vmwareLogExcerpt.isEmpty { cause += "; vmware.log says: " + vmwareLogExcerpt.joined(separator: " / ") }
-            return LabError(.commandFailed, "VMware cancelled the operation", location: command,
+            return LabError(.commandFailed, "VMware cancelled the operation", location: location,
                             hint: "VMware usually cancels because of a dialog or an error in the VM; read \(vmwareLog ?? "the VM's vmware.log") (look for Msg_Post)",
-                            cause: cause)
+                            cause: self, detail: cause)
         case .guestCredentials:
-            return LabError(.security, "the guest rejected the user name or password", location: command, cause: message)
+            return LabError(.security, "the guest rejected the user name or password", location: location, cause: self, detail: message)
         case .fileNotFound:
-            return LabError(.notFound, "a file was not found", location: command, cause: message)
+            return LabError(.notFound, "a file was not found", location: location, cause: self, detail: message)
         case .notSupported:
             // GNS3 retries with -T player when -T ws fails with this provider name (gns3-server __init__.py#execute).
             if message.contains("VIX_SERVICEPROVIDER_VMWARE_WORKSTATION") {
-                return LabError(.unsupported, "vmrun cannot use VMware Workstation Pro here", location: command,
+                return LabError(.unsupported, "vmrun cannot use VMware Workstation Pro here", location: location,
                                 hint: "this host may run Workstation Player or a standard licence: set vmware.product to \"player\" in lab.json (no linked clones or snapshots)",
-                                cause: message)
+                                cause: self, detail: message)
             }
-            return LabError(.unsupported, "vmrun does not support this operation with vmware.product set to its current value", location: command,
+            return LabError(.unsupported, "vmrun does not support this operation with vmware.product set to its current value", location: location,
                             hint: "check vmware.product in lab.json: \"ws\" for Workstation Pro, \"fusion\" for Fusion, \"player\" for Workstation Player (which has no snapshots or linked clones); labctl did not retry",
-                            cause: message)
-        case .unknown:
-            return LabError(.commandFailed, "vmrun failed", location: command,
-                            hint: "see \(vmwareLog ?? "the VM's vmware.log") for the reason", cause: message)
+                            cause: self, detail: message)
+        case .reportedUnknown, .unknown:
+            return LabError(.commandFailed, "vmrun failed", location: location,
+                            hint: "see \(vmwareLog ?? "the VM's vmware.log") for the reason", cause: self, detail: message)
         }
     }
 }

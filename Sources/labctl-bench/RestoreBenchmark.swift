@@ -1,6 +1,6 @@
 import Foundation
 import LabKit
-import TestbedSupport
+import LabHarness
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -86,8 +86,8 @@ enum RestoreBenchmark {
         var one: [Double] = []
         var all: [Double] = []
         for run in 1...o.runs {
-            one.append(seconds(try await labctlRun(["snapshot", "restore", name, "--nodes", first])))
-            all.append(seconds(try await labctlRun(["snapshot", "restore", name])))
+            one.append(try await labctlRun(["snapshot", "restore", name, "--nodes", first]).seconds)
+            all.append(try await labctlRun(["snapshot", "restore", name]).seconds)
             say(String(format: "run %d: one node %.2f s, all %d nodes %.2f s", run, one.last ?? 0, count, all.last ?? 0))
         }
         _ = try? await labctlRun(["snapshot", "delete", name])
@@ -98,9 +98,6 @@ enum RestoreBenchmark {
         return ratio <= 1.5 ? 0 : 3
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 
     static func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()

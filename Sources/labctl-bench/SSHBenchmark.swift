@@ -1,5 +1,6 @@
 import Foundation
 import GuestSSH
+import LabHarness
 import LabKit
 #if canImport(Glibc)
 import Glibc
@@ -65,7 +66,7 @@ enum SSHBenchmark {
         for n in 0..<o.commands {
             let t = ContinuousClock.now
             let r = try await session.run(Command(["echo", "\(n)"]))
-            labctl.append(seconds(ContinuousClock.now - t))
+            labctl.append((ContinuousClock.now - t).seconds)
             guard r.stdoutText == "\(n)\n" else { throw LabError(.internalError, "unexpected output \(r.stdoutText)") }
         }
         report("labctl session", labctl)
@@ -86,7 +87,7 @@ enum SSHBenchmark {
         for n in 0..<o.commands {
             let t = ContinuousClock.now
             let st = try spawn(["/usr/bin/ssh"] + sshOpts + ["-o", "ControlMaster=no", "-o", "ControlPath=\(control)", server.host, "echo", "\(n)"])
-            mux.append(seconds(ContinuousClock.now - t))
+            mux.append((ContinuousClock.now - t).seconds)
             guard st == 0 else { throw LabError(.commandFailed, "ssh via ControlMaster exited \(st)") }
         }
         report("ssh ControlMaster", mux)
@@ -96,7 +97,7 @@ enum SSHBenchmark {
         for n in 0..<o.spawnCommands {
             let t = ContinuousClock.now
             let st = try spawn(["/usr/bin/ssh"] + sshOpts + ["-o", "ControlPath=none", server.host, "echo", "\(n)"])
-            spawnTimes.append(seconds(ContinuousClock.now - t))
+            spawnTimes.append((ContinuousClock.now - t).seconds)
             guard st == 0 else { throw LabError(.commandFailed, "ssh exited \(st)") }
         }
         report("ssh per command", spawnTimes)
@@ -114,12 +115,12 @@ enum SSHBenchmark {
         for round in 0..<3 {
             let t = ContinuousClock.now
             try await session.upload(data, to: "\(server.dataDirectory)/labctl-\(round).bin", mode: 0o644)
-            labctlUp.append(seconds(ContinuousClock.now - t))
+            labctlUp.append((ContinuousClock.now - t).seconds)
             let t2 = ContinuousClock.now
             let scpOpts = OpenSSH.options(privateKey: key, knownHosts: paths.knownHosts, pinned: true)
                 + ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-P", String(server.port)]
             let st = try spawn(["/usr/bin/scp", "-q"] + scpOpts + [local, "\(server.user)@\(server.host):\(server.dataDirectory)/scp-\(round).bin"])
-            scpUp.append(seconds(ContinuousClock.now - t2))
+            scpUp.append((ContinuousClock.now - t2).seconds)
             guard st == 0 else { throw LabError(.commandFailed, "scp exited \(st)") }
         }
         await session.close()
@@ -136,9 +137,6 @@ enum SSHBenchmark {
         return perCommandGoal && uploadGoal ? 0 : 3
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 
     static func median(_ xs: [Double]) -> Double { percentile(xs, 0.5) }
 
@@ -167,7 +165,7 @@ enum SSHBenchmark {
         defer { for a in cArgs { free(a) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
-        guard rc == 0 else { throw LabError(.commandFailed, "cannot run \(argv[0])", cause: String(cString: strerror(rc))) }
+        guard rc == 0 else { throw LabError(.commandFailed, "cannot run \(argv[0])", cause: POSIXError.current(rc)) }
         guard wait else { return pid }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

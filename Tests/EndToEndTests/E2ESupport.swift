@@ -1,6 +1,6 @@
 import Foundation
 import LabKit
-import TestbedSupport
+import LabHarness
 
 /// The real `labctl` binary next to the test bundle (`swift build --build-tests` builds both).
 enum LabctlBinary {

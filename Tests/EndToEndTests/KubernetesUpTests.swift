@@ -2,7 +2,7 @@ import Foundation
 import LabKit
 import LabStages
 import Testing
-import TestbedSupport
+import LabHarness
 import Yams
 
 /// `labctl base prepare` and the Kubernetes stages of `labctl up` (issue 8, seed 2-11) end to end on

@@ -3,7 +3,7 @@ import LabKit
 import LabStages
 import LabXML
 import Testing
-import TestbedSupport
+import LabHarness
 
 /// `labctl up` through the mesh stages (issue 9, seed 12-14) and `labctl verify --junit`, end to end
 /// on the testbed against the recording stubs (Tests/Testbed/STUBS.md). What this proves: which

@@ -1,7 +1,7 @@
 import Foundation
 import LabKit
 import Testing
-import TestbedSupport
+import LabHarness
 
 /// Lab snapshots, destroy and rebuild (issue 7) end to end on the testbed: the real labctl binary,
 /// the fake vmrun, real guests. Testbed snapshots hold no memory, so a revert leaves the VM off and

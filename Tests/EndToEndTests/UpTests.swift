@@ -1,7 +1,7 @@
 import Foundation
 import LabKit
 import Testing
-import TestbedSupport
+import LabHarness
 
 /// `labctl up` (issue 6, seed 7.1-7.6) end to end: the real labctl binary, the fake vmrun and real
 /// Linux guests on the testbed (Tests/Testbed/README.md). Needs root and the testbed packages; the

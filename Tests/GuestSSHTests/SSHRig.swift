@@ -1,5 +1,6 @@
 import Foundation
 import GuestSSH
+import LabHarness
 import LabKit
 
 /// A started sshd plus a lab state dir with the lab key installed on it.

@@ -1,5 +1,6 @@
 import Foundation
 import GuestSSH
+import LabHarness
 import LabKit
 import Testing
 
@@ -179,7 +180,7 @@ struct SSHSessionTests {
         let error = await #expect(throws: LabError.self) { _ = try await s.run(Command(["sleep", "60"], deadline: .seconds(30))) }
         await freezer
         #expect(error?.code == .connection)
-        #expect(error?.cause?.contains("keepalive") == true)
+        #expect(error?.causeText?.contains("keepalive") == true)
         #expect(ContinuousClock.now - started < .seconds(15))
         rig.server.stop()
     }
@@ -198,7 +199,7 @@ struct SSHSessionTests {
         rig.server.stop()
         let error = await #expect(throws: LabError.self) { _ = try await rig.open(deadline: .seconds(2)) }
         #expect(error?.code == .connection)
-        #expect(error?.cause?.contains("refused") == true)
+        #expect(error?.causeText?.contains("refused") == true)
     }
 
     @Test func commandThatOutlivesItsDeadlineTimesOut() async throws {

@@ -75,12 +75,17 @@ import Testing
 }
 
 @Suite struct EngineFormatTests {
-    @Test func deadlinesReadNaturally() {
-        #expect(StageEngine.format(.milliseconds(250)) == "250ms")
-        #expect(StageEngine.format(.seconds(2)) == "2s")
-        #expect(StageEngine.format(.milliseconds(2500)) == "2.5s")
-        #expect(StageEngine.format(.seconds(600)) == "10m")
-        #expect(StageEngine.format(.seconds(90)) == "1m30s")
+    /// The one duration format: progress lines, summaries and deadlines in error messages.
+    @Test func durationsReadNaturally() {
+        #expect(formatDuration(.milliseconds(250)) == "250ms")
+        #expect(formatDuration(.zero) == "0ms")
+        #expect(formatDuration(.seconds(2)) == "2.0s")
+        #expect(formatDuration(.milliseconds(1500)) == "1.5s")
+        #expect(formatDuration(.seconds(42)) == "42s")
+        #expect(formatDuration(.seconds(65)) == "1m05s")
+        #expect(formatDuration(.seconds(600)) == "10m00s")
+        #expect(formatDuration(.seconds(3725)) == "1h02m")
+        #expect(formatDuration(.seconds(-1)) == "0ms")
     }
 
     /// Rebuilding one worker re-runs its own stages and what depends on it, not the cluster's

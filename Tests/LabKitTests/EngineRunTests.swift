@@ -120,7 +120,7 @@ import Testing
         let failure = try #require(s.failures.first)
         #expect(failure.error.code == .timeout)
         #expect(failure.error.message == "stage node.first-contact on c-n1 did not finish within 200ms")
-        #expect(failure.error.location == "stage node.first-contact@c-n1")
+        #expect(failure.error.location?.description == "stage node.first-contact@c-n1")
         #expect(s.error?.exitCode == 5)
         // The action saw the cancellation (it ended, unsuccessfully).
         try await Task.sleep(for: .milliseconds(100))
@@ -230,7 +230,7 @@ import Testing
             _ = try await engine(labStages(r), dir: fresh, options: EngineOptions(selection: .only(stage: "node.identity", scope: .node("cluster1-worker1")))).run()
         }
         #expect(blocked?.code == .conflict)
-        #expect(blocked?.location == "node.identity@cluster1-worker1 is blocked by node.clone@cluster1-worker1")
+        #expect(blocked?.location?.description == "node.identity@cluster1-worker1 is blocked by node.clone@cluster1-worker1")
 
         let unknown = await #expect(throws: LabError.self) {
             _ = try await engine(labStages(r), dir: dir, options: EngineOptions(selection: .from(stage: "node.nope", scope: nil))).run()

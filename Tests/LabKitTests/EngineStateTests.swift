@@ -45,7 +45,7 @@ import Testing
         try Data("{\"version\": 1, \"entr".utf8).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: LabError.self) { try Journal(path: path) }
         #expect(error?.code == .invalidInput)
-        #expect(error?.location == path)
+        #expect(error?.location?.description == path)
     }
 
     /// A journal or snapshot manifest from a newer labctl is refused, not misread.
@@ -59,7 +59,7 @@ import Testing
         let journal = LabPaths(root: dir).journal
         try writeNewer(JournalState(), version: 2, to: journal)
         let e1 = #expect(throws: LabError.self) { try Journal(path: journal) }
-        #expect(e1?.code == .unsupported && e1?.location == journal)
+        #expect(e1?.code == .unsupported && e1?.location?.description == journal)
         #expect(e1?.message == "the stage journal has format version 2; this labctl reads 1")
 
         let manifest = (dir as NSString).appendingPathComponent("m.json")

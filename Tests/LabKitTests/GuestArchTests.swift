@@ -23,7 +23,7 @@ import Testing
             try LabLoader.decode(LabFixture.data([("base.arch", value)]), source: "lab.json")
         }
         let all = try (errors as? LabErrors)?.errors ?? [#require(errors as? LabError)]
-        let error = try #require(all.first { $0.location?.contains("base.arch") == true }, "no error at base.arch: \(all)")
+        let error = try #require(all.first { $0.location?.description.contains("base.arch") == true }, "no error at base.arch: \(all)")
         #expect(error.message.contains("\"amd64\", \"arm64\""), "\(error.message)")
     }
 

@@ -8,7 +8,7 @@ import Testing
         #expect(loaded.warnings.count == 1)
         let w = try #require(loaded.warnings.first)
         #expect(w.message.contains("194.89.64.0/24 is public address space"))
-        #expect(w.location?.contains("network.subnet (line 8, column 15)") == true)
+        #expect(w.location?.description.contains("network.subnet (line 8, column 15)") == true)
         let lab = loaded.lab
         #expect(lab.nodes.map(\.name) == ["cluster1-ctrl-plane", "cluster1-worker-node01", "cluster2-ctrl-plane", "cluster2-worker-node01"])
         #expect(lab.nodes.map(\.address.description) == ["194.89.64.11", "194.89.64.12", "194.89.64.13", "194.89.64.14"])
@@ -76,7 +76,7 @@ import Testing
         let error = try #require(throws: LabError.self) { try LabLoader.load(path: path) }
         #expect(error.code == .notFound && error.exitCode == 3)
         #expect(error.message == "the lab file does not exist")
-        #expect(error.location == path)
+        #expect(error.location?.description == path)
     }
 
     @Test func directoryIsRejected() throws {
@@ -109,7 +109,8 @@ import Testing
         let text = String(decoding: try LabFixture.fixtureData(), as: UTF8.self)
         try Data(text.replacingOccurrences(of: "192.168.50.13", with: "192.168.50.200").utf8).write(to: file)
         let errors = try #require(throws: LabErrors.self) { try LabLoader.load(path: file.path) }
-        #expect(errors.errors.map(\.location) == ["\(file.path): clusters[1].nodes[0].address (line 30, column 78)"])
+        #expect(errors.errors.map(\.location) == [.lab("clusters[1].nodes[0].address", file: file.path, position: SourcePosition(line: 30, column: 78))])
+        #expect(errors.errors.first?.location?.description == "\(file.path): clusters[1].nodes[0].address (line 30, column 78)")
     }
 
     // MARK: malformed JSON
@@ -128,14 +129,14 @@ import Testing
     func malformedJSONGivesLineAndColumn(text: String, line: Int, column: Int, message: String) throws {
         let error = try #require(throws: LabError.self) { try LabLoader.decode(Data(text.utf8), source: "lab.json") }
         #expect(error.code == .invalidInput)
-        #expect(error.location == "lab.json:\(line):\(column)")
+        #expect(error.location?.description == "lab.json:\(line):\(column)")
         #expect(error.message.hasPrefix("malformed JSON: \(message)"))
     }
 
     @Test func invalidUTF8IsReported() throws {
         let data = Data("{\"name\": \"a".utf8) + Data([0xff]) + Data("\"}".utf8)
         let error = try #require(throws: LabError.self) { try LabLoader.decode(data, source: "lab.json") }
-        #expect(error.location == "lab.json:1:12")
+        #expect(error.location?.description == "lab.json:1:12")
         #expect(error.message.contains("not valid UTF-8"))
     }
 
@@ -156,7 +157,7 @@ import Testing
     @Test func unknownKeyNamesPathAndSuggestsClosestKey() throws {
         let errors = try LabFixture.errors([("clusters[0].nodes[1].address", nil), ("clusters[0].nodes[1].adress", "192.168.50.12")])
         let e = try #require(errors.first { $0.message == "unknown key \"adress\"" })
-        #expect(e.location?.hasPrefix("lab.json: clusters[0].nodes[1].adress (line ") == true)
+        #expect(e.location?.description.hasPrefix("lab.json: clusters[0].nodes[1].adress (line ") == true)
         #expect(e.hint?.hasPrefix("did you mean \"address\"?") == true)
         // The unknown key and the missing required key, both reported.
         #expect(errors.contains { $0.message == "missing required key \"address\" in clusters[0].nodes[1]" })
@@ -167,7 +168,7 @@ import Testing
         #expect(errors.count == 1)
         let e = try #require(errors.first)
         #expect(e.message == "unknown key \"colour\"")
-        #expect(e.location?.hasPrefix("lab.json: colour (line") == true)
+        #expect(e.location?.description.hasPrefix("lab.json: colour (line") == true)
         #expect(e.hint?.hasPrefix("keys allowed in the top level: $schema, apiVersion") == true)
         #expect(LabDecoder.suggestion(for: "clusterz", among: LabDecoder.knownKeys["lab"] ?? []) == "clusters")
         #expect(LabDecoder.suggestion(for: "MemoryMib", among: LabDecoder.knownKeys["node"] ?? []) == "memoryMiB")
@@ -197,19 +198,19 @@ import Testing
         #expect(errors.count == 1)
         let e = try #require(errors.first)
         #expect(e.message == message)
-        #expect(e.location?.hasPrefix("lab.json: \(errorPath) (line ") == true, "\(String(describing: e.location))")
+        #expect(e.location?.description.hasPrefix("lab.json: \(errorPath) (line ") == true, "\(String(describing: e.location))")
     }
 
     @Test func missingRequiredKey() throws {
         let errors = try LabFixture.errors([("network.subnet", nil)])
         #expect(errors.map(\.message) == ["missing required key \"subnet\" in network"])
-        #expect(errors.first?.location?.hasPrefix("lab.json: network.subnet (line ") == true)
+        #expect(errors.first?.location?.description.hasPrefix("lab.json: network.subnet (line ") == true)
     }
 
     @Test func unsupportedAPIVersionNamesSupportedVersions() throws {
         let errors = try LabFixture.errors([("apiVersion", "labctl.dev/v2")])
         #expect(errors.map(\.message) == ["unsupported apiVersion \"labctl.dev/v2\"; supported: \"labctl.dev/v1\""])
-        #expect(errors.first?.location?.hasPrefix("lab.json: apiVersion (line") == true)
+        #expect(errors.first?.location?.description.hasPrefix("lab.json: apiVersion (line") == true)
     }
 
     @Test func everyProblemIsReportedAtOnce() throws {
@@ -217,9 +218,11 @@ import Testing
             ("clusters[0].nodes[0].cpus", "two"), ("clusters[1].nodes[1].rol", "worker"),
             ("network.gateway", "192.168.50.300"), ("base.vmx", 3),
         ])
-        let paths = errors.compactMap(\.location).map { $0.components(separatedBy: " (")[0] }
-        #expect(Set(paths) == ["lab.json: clusters[0].nodes[0].cpus", "lab.json: clusters[1].nodes[1].rol",
-                               "lab.json: network.gateway", "lab.json: base.vmx"])
+        let paths = errors.compactMap { e -> String? in
+            guard case let .lab(key, file, position) = e.location, file == "lab.json", position != nil else { return nil }
+            return key
+        }
+        #expect(Set(paths) == ["clusters[0].nodes[0].cpus", "clusters[1].nodes[1].rol", "network.gateway", "base.vmx"])
         // Validation errors alongside each other, with an unknown key.
         let plan = try LabFixture.errors([("clusters[0].nodes[0].address", "192.168.50.200"), ("clusters[1].metallb", ["192.168.50.90-192.168.50.95"]),
                                           ("clusters[0].nodes[1].cpu", 2)])

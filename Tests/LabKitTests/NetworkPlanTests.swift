@@ -99,7 +99,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         let e = try #require(matching.first)
         #expect(e.code == .invalidInput)
         // The location names the file and the JSON path (and the line when the value is in the file).
-        let path = try #require(e.location?.components(separatedBy: " (").first)
+        let path = try #require(e.location?.description.components(separatedBy: " (").first)
         #expect(path == "lab.json: \(c.path)")
     }
 
@@ -113,7 +113,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         let errors = try LabFixture.errors([("network.subnet", #"192.168.50.0/25"#), ("clusters[0].metallb", ["192.168.50.81-192.168.50.90"]),
                                             ("clusters[1].metallb", ["192.168.50.91-192.168.50.100"])])
         #expect(errors.map(\.message).contains("DHCP range 192.168.50.128-192.168.50.126 is outside the subnet 192.168.50.0/25"))
-        #expect(!errors.isEmpty && errors.allSatisfy { $0.location == "lab.json: network.dhcp (default value, not in the file)" })
+        #expect(!errors.isEmpty && errors.allSatisfy { $0.location?.description == "lab.json: network.dhcp (default value, not in the file)" })
     }
 
     @Test func publicSubnetIsAWarningNotAnError() throws {
@@ -125,7 +125,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         ])
         let result = try LabLoader.check(data, source: "lab.json")
         #expect(result.warnings.map(\.message) == ["subnet 8.8.4.0/24 is public address space, not RFC 1918: while VMnet8 uses it, the host cannot reach the real owners of these addresses"])
-        #expect(result.warnings.first?.location?.hasPrefix("lab.json: network.subnet (line ") == true)
+        #expect(result.warnings.first?.location?.description.hasPrefix("lab.json: network.subnet (line ") == true)
         #expect(LabValidator.isPrivate(try #require(IPv4Network("172.31.0.0/16"))))
         #expect(!LabValidator.isPrivate(try #require(IPv4Network("172.32.0.0/16"))))
     }
@@ -136,7 +136,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         #expect(result.warnings.count == 1)
         let w = try #require(result.warnings.first)
         #expect(w.message == "node cluster2-worker-node01 address 192.168.50.150 is outside 192.168.50.3-192.168.50.127, the block VMware leaves for static addresses")
-        #expect(w.location?.hasPrefix("lab.json: clusters[1].nodes[1].address (line ") == true)
+        #expect(w.location?.description.hasPrefix("lab.json: clusters[1].nodes[1].address (line ") == true)
     }
 
     @Test func hostnameRules() {

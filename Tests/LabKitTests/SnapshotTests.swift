@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LabKit
+import LabTestSupport
 
 /// A four-node lab (two clusters) on the in-memory hypervisor, in a temporary state directory.
 struct SnapFixture {

@@ -457,6 +457,6 @@ struct CAProfileTests {
 
     @Test func badInput() {
         #expect(labError { _ = try CAProfile.named("2019") }?.code == .invalidInput)
-        #expect(labError { _ = try CAProfile.named("current", istioVersion: "latest") }?.location == "lab.json: versions.istio")
+        #expect(labError { _ = try CAProfile.named("current", istioVersion: "latest") }?.location?.description == "lab.json: versions.istio")
     }
 }

@@ -74,7 +74,7 @@ import Yams
         let error = try #require(throws: LabError.self) {
             try KubeconfigMerge.merge([(cluster: "cluster2", adminConf: "apiVersion: v1\nkind: Config\n")])
         }
-        #expect(error.location == "admin.conf of cluster2")
+        #expect(error.location?.description == "admin.conf of cluster2")
     }
 
     // Debian's kubernetes-client (scripts/install-deps test) provides kubectl; `kubectl config` only reads the file.

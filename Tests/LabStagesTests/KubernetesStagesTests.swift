@@ -1,34 +1,12 @@
 import Foundation
 import LabKit
+import LabTestSupport
 import Testing
 @testable import LabStages
 
 /// The Kubernetes and base-prepare stage graphs: ids and the exact dependency edges that make
 /// `rebuild` of a worker or of cluster2 re-run only what it must (docs/engine.md "Writing stages").
 @Suite struct KubernetesStagesTests {
-    /// Nothing here is ever called: the graph only needs the stage definitions.
-    struct NoHypervisor: Hypervisor {
-        func fail() -> LabError { LabError(.unsupported, "not in this test") }
-        func runningVMs() async throws -> [VMReference] { throw fail() }
-        func powerState(_ vm: VMReference) async throws -> PowerState { throw fail() }
-        func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws { throw fail() }
-        func start(_ vm: VMReference) async throws { throw fail() }
-        func stop(_ vm: VMReference, mode: StopMode) async throws { throw fail() }
-        func snapshots(_ vm: VMReference) async throws -> SnapshotTree { throw fail() }
-        func createSnapshot(_ vm: VMReference, name: String) async throws -> SnapshotInfo { throw fail() }
-        func revert(_ vm: VMReference, to snapshot: SnapshotSelector) async throws { throw fail() }
-        func deleteSnapshot(_ vm: VMReference, _ snapshot: SnapshotSelector) async throws { throw fail() }
-        func guestIPAddress(_ vm: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address? { throw fail() }
-        func configure(_ vm: VMReference, settings: [(key: String, value: String)]) async throws { throw fail() }
-        func delete(_ vm: VMReference) async throws { throw fail() }
-    }
-    struct NoGuests: GuestConnector, NodeVMConfigurator, HostKeyPinning {
-        func connect(_ endpoint: GuestEndpoint, deadline: Duration) async throws -> any GuestSession { throw LabError(.unsupported, "no guests") }
-        func applyTemplate(to vm: VMReference, node: NodeSpec) async throws {}
-        func isConfigured(_ vm: VMReference, node: NodeSpec) async throws -> Bool { false }
-        func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String { "" }
-    }
-
     func services(_ profile: String = "seed-2021") throws -> LabServices {
         try Self.services(profile)
     }
@@ -37,7 +15,7 @@ import Testing
     static func services(_ profile: String = "seed-2021") throws -> LabServices {
         let lab = try Fixture.lab(profile: profile)
         return try LabServices(lab: lab, paths: LabPaths(root: try Fixture.tempDir()), labDirectory: Fixture.repoRoot,
-                               hypervisor: NoHypervisor(), connector: NoGuests(), vmConfigurator: NoGuests(), hostKeys: NoGuests(),
+                               hypervisor: NoHypervisor(), connector: NoGuests(), vmConfigurator: NoGuests(), hostKeys: NoGuests(), portProbe: FixedPortProbe(),
                                labKey: "/dev/null", publicKey: Fixture.publicKey)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LabKit
+import LabTestSupport
 import LabPKI
 import Testing
 @testable import LabStages
@@ -112,36 +113,6 @@ struct MeshLocalRunTests {
         }
     }
 
-    /// VMs that exist and take snapshots (the mesh checkpoint).
-    actor SnapshotHypervisor: Hypervisor {
-        var trees: [String: [SnapshotInfo]] = [:]
-        func runningVMs() async throws -> [VMReference] { [] }
-        func powerState(_ vm: VMReference) async throws -> PowerState { .on }
-        func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws {}
-        func start(_ vm: VMReference) async throws {}
-        func stop(_ vm: VMReference, mode: StopMode) async throws {}
-        func snapshots(_ vm: VMReference) async throws -> SnapshotTree { SnapshotTree(snapshots: trees[vm.path] ?? []) }
-        func createSnapshot(_ vm: VMReference, name: String) async throws -> SnapshotInfo {
-            let info = SnapshotInfo(uid: (trees[vm.path]?.count ?? 0) + 1, name: name)
-            trees[vm.path, default: []].append(info)
-            return info
-        }
-        func revert(_ vm: VMReference, to snapshot: SnapshotSelector) async throws {}
-        func deleteSnapshot(_ vm: VMReference, _ snapshot: SnapshotSelector) async throws {}
-        func guestIPAddress(_ vm: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address? { nil }
-        func configure(_ vm: VMReference, settings: [(key: String, value: String)]) async throws {}
-        func delete(_ vm: VMReference) async throws {}
-    }
-
-    struct NoConfigurator: NodeVMConfigurator {
-        func applyTemplate(to vm: VMReference, node: NodeSpec) async throws {}
-        func isConfigured(_ vm: VMReference, node: NodeSpec) async throws -> Bool { true }
-    }
-
-    struct NoPins: HostKeyPinning {
-        func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String { "" }
-    }
-
     /// The repository's lab with loopback addresses and an SSH port nobody listens on.
     static func lab(vmFolder: String) throws -> Lab {
         var lab = try Fixture.lab(profile: "seed-2021")
@@ -178,7 +149,7 @@ struct MeshLocalRunTests {
             _ = FileManager.default.createFile(atPath: "\(vmFolder)/\(node.name)/\(node.name).vmx", contents: Data())
         }
         let services = try LabServices(lab: lab, paths: paths, labDirectory: sandbox.root + "/lab", hypervisor: SnapshotHypervisor(),
-                                       connector: LocalConnector(sandbox: sandbox), vmConfigurator: NoConfigurator(), hostKeys: NoPins(),
+                                       connector: LocalConnector(sandbox: sandbox), vmConfigurator: NoGuests(configured: true), hostKeys: NoGuests(), portProbe: FixedPortProbe(),
                                        labKey: "/nonexistent")
         let topology = LabTopology(lab: lab)
         let address = Dictionary(uniqueKeysWithValues: lab.clusters.map { ($0.name, $0.controlPlane?.address.description ?? "") })

@@ -1,5 +1,6 @@
 import Foundation
 import LabKit
+import LabTestSupport
 import Testing
 @testable import LabStages
 
@@ -7,33 +8,9 @@ import Testing
 /// path conventions. (The stages' behaviour on real guests is proven in EndToEndTests.)
 @Suite("Node stages")
 struct NodeStagesTests {
-    struct NoHypervisor: Hypervisor {
-        func runningVMs() async throws -> [VMReference] { [] }
-        func powerState(_ vm: VMReference) async throws -> PowerState { .off }
-        func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws {}
-        func start(_ vm: VMReference) async throws {}
-        func stop(_ vm: VMReference, mode: StopMode) async throws {}
-        func snapshots(_ vm: VMReference) async throws -> SnapshotTree { SnapshotTree() }
-        func createSnapshot(_ vm: VMReference, name: String) async throws -> SnapshotInfo { SnapshotInfo(uid: 1, name: name) }
-        func revert(_ vm: VMReference, to snapshot: SnapshotSelector) async throws {}
-        func deleteSnapshot(_ vm: VMReference, _ snapshot: SnapshotSelector) async throws {}
-        func guestIPAddress(_ vm: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address? { nil }
-        func configure(_ vm: VMReference, settings: [(key: String, value: String)]) async throws {}
-        func delete(_ vm: VMReference) async throws {}
-    }
-
-    struct NoGuests: GuestConnector, HostKeyPinning, NodeVMConfigurator {
-        func connect(_ endpoint: GuestEndpoint, deadline: Duration) async throws -> any GuestSession {
-            throw LabError(.connection, "no guests in this test")
-        }
-        func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String { "" }
-        func applyTemplate(to vm: VMReference, node: NodeSpec) async throws {}
-        func isConfigured(_ vm: VMReference, node: NodeSpec) async throws -> Bool { false }
-    }
-
     func services(_ lab: Lab, directory: String = "/labs/home") throws -> LabServices {
         try LabServices(lab: lab, paths: LabPaths(root: directory + "/.labctl"), labDirectory: directory, hypervisor: NoHypervisor(),
-                        connector: NoGuests(), vmConfigurator: NoGuests(), hostKeys: NoGuests(), labKey: "/dev/null")
+                        connector: NoGuests(), vmConfigurator: NoGuests(), hostKeys: NoGuests(), portProbe: FixedPortProbe(), labKey: "/dev/null")
     }
 
     @Test("The repository's lab expands to base.check plus five stages per node, in dependency order")
@@ -76,8 +53,8 @@ struct NodeStagesTests {
 
     struct RecordingHypervisor: Hypervisor {
         let recorder: CallRecorder
-        func runningVMs() async throws -> [VMReference] { [] }
         func powerState(_ vm: VMReference) async throws -> PowerState { await recorder.record("powerState"); return .off }
+        func vmExists(_ vm: VMReference) async -> Bool { FileManager.default.fileExists(atPath: vm.path) }
         func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws {
             await recorder.record("clone")
             try FileManager.default.createDirectory(atPath: destination.directory, withIntermediateDirectories: true)
@@ -93,7 +70,6 @@ struct NodeStagesTests {
         func guestIPAddress(_ vm: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address? {
             throw LabError(.notFound, "no guests in this test")
         }
-        func configure(_ vm: VMReference, settings: [(key: String, value: String)]) async throws {}
         func delete(_ vm: VMReference) async throws {}
     }
 
@@ -108,7 +84,7 @@ struct NodeStagesTests {
         func stages() throws -> [Stage] {
             NodeStages.stages(try LabServices(lab: lab, paths: LabPaths(root: dir + "/.labctl"), labDirectory: dir,
                                               hypervisor: RecordingHypervisor(recorder: recorder), connector: NoGuests(),
-                                              vmConfigurator: NoGuests(), hostKeys: NoGuests(), labKey: "/dev/null"))
+                                              vmConfigurator: NoGuests(), hostKeys: NoGuests(), portProbe: FixedPortProbe(), labKey: "/dev/null"))
         }
         let node = try #require(lab.nodes.first).name
         let topology = LabTopology(lab: lab)
@@ -162,24 +138,22 @@ struct NodeStagesTests {
         #expect(try await again.claimMachineId("id2", hostKey: "k1", node: "a", nodes: nodes).isEmpty)
     }
 
-    @Test("TCPProbe: an open loopback port answers, a closed one does not, within the deadline")
-    func tcpProbe() async throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        #expect(listen(fd, 4) == 0)
-        var bound = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        let port = Int(UInt16(bigEndian: bound.sin_port))
-        #expect(await TCPProbe.isOpen(host: "127.0.0.1", port: port, timeout: .seconds(1)))
-        close(fd)
-        let t0 = ContinuousClock.now
-        #expect(await TCPProbe.isOpen(host: "127.0.0.1", port: port, timeout: .seconds(1)) == false)
-        #expect(ContinuousClock.now - t0 < .seconds(2))
+    @Test("A running base VM is refused with the stop command the hypervisor would run, not a hard-coded vmrun line")
+    func runningBaseHintComesFromTheHypervisor() async throws {
+        let lab = try Fixture.lab(profile: "seed-2021")
+        let hv = NoHypervisor(power: .on, exists: true) { operation, vm in
+            guard case .stop(let mode) = operation else { return nil }
+            return ["/Applications/VMware Fusion.app/Contents/Library/vmrun", "-T", "fusion", "stop", vm.path, mode.rawValue]
+        }
+        let s = try LabServices(lab: lab, paths: LabPaths(root: "/labs/home/.labctl"), labDirectory: "/labs/home", hypervisor: hv,
+                                connector: NoGuests(), vmConfigurator: NoGuests(), hostKeys: NoGuests(), portProbe: FixedPortProbe(),
+                                labKey: "/dev/null")
+        let check = try #require(NodeStages.stages(s).first { $0.id == NodeStages.ID.baseCheck })
+        let ctx = StageContext(instance: StageInstanceID(NodeStages.ID.baseCheck, .lab), topology: LabTopology(lab: lab), log: { _ in })
+        let e = await #expect(throws: LabError.self) { try await check.action(ctx) }
+        #expect(e?.code == .conflict)
+        #expect(e?.hint?.contains("('/Applications/VMware Fusion.app/Contents/Library/vmrun' -T fusion stop \(s.baseVM.path) soft)") == true,
+                "\(e?.hint ?? "")")
+        #expect(e?.hint?.contains("-T ws") == false)
     }
 }

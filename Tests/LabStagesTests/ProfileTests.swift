@@ -56,11 +56,11 @@ import Testing
     @Test func unknownOverrideKeyNamesTheKeyAndTheKnownOnes() throws {
         let error = try #require(throws: LabError.self) { try Profile.load(named: "seed-2021", overrides: ["kubernets": "1.21.3"]) }
         #expect(error.code == .invalidInput)
-        #expect(error.location == "lab.json: versions.kubernets")
+        #expect(error.location?.description == "lab.json: versions.kubernets")
         #expect(error.hint?.contains("kubernetes") == true && error.hint?.contains("weave") == true)
         // Both profiles have their own keys: weave is not a version of the current profile.
         let other = try #require(throws: LabError.self) { try Profile.load(named: "current", overrides: ["weave": "2.8.1"]) }
-        #expect(other.location == "lab.json: versions.weave")
+        #expect(other.location?.description == "lab.json: versions.weave")
         #expect(other.hint?.contains("flannel") == true)
         // Several at once are all reported.
         #expect(throws: LabErrors.self) { try Profile.load(named: "current", overrides: ["a": "1", "b": "2"]) }
@@ -73,13 +73,13 @@ import Testing
         let error = try #require(throws: LabError.self) {
             try Profile.load(named: "seed-2021", overrides: ["istio": "1.10.1/../../evil"])
         }
-        #expect(error.location == "lab.json: versions.istio")
+        #expect(error.location?.description == "lab.json: versions.istio")
         #expect(throws: LabError.self) { try Profile.load(named: "current", overrides: ["k9s": "0.50.16; reboot"]) }
     }
 
     @Test func unknownProfileListsTheBuiltInOnes() throws {
         let error = try #require(throws: LabError.self) { try Profile.load(named: "seed-2020") }
-        #expect(error.location == "lab.json: profile")
+        #expect(error.location?.description == "lab.json: profile")
         #expect(error.hint == "use one of: current, seed-2021")
     }
 }

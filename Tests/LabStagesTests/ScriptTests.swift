@@ -187,7 +187,7 @@ import Yams
         var lab = try Fixture.lab(profile: "seed-2021")
         lab.clusters[1].network = "net2; rm -rf /"
         let error = try #require(throws: LabError.self) { try StageScripts(lab: lab) }
-        #expect(error.location == "lab.json: clusters[1].network")
+        #expect(error.location?.description == "lab.json: clusters[1].network")
     }
 
     @Test func nodeVerificationComparesWithLabJSON() throws {
@@ -235,7 +235,7 @@ import Yams
         #expect(problems.count == 1)
         #expect(problem.message.contains("base.arch is \(arch.rawValue) (\(arch.unameMachine))"), "\(problem.message)")
         if !machine.isEmpty { #expect(problem.message.contains("runs \(machine)")) }
-        #expect(problem.location?.contains("cluster1-worker-node01") == true && problem.location?.contains(lab.base.name) == true)
+        #expect(problem.location?.description.contains("cluster1-worker-node01") == true && problem.location?.description.contains(lab.base.name) == true)
         #expect(problem.hint?.contains("set base.arch") == true)
     }
 }

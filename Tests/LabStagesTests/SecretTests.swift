@@ -118,7 +118,7 @@ import Testing
         #expect(lines.allSatisfy { command.secrets.contains(String($0)) })
         try FileManager.default.removeItem(atPath: "\(dir)/ca-key.pem")
         let error = try #require(throws: LabError.self) { try StageInputs.caCertificates(directory: dir) }
-        #expect(error.location == "\(dir)/ca-key.pem")
+        #expect(error.location?.description == "\(dir)/ca-key.pem")
     }
 }
 

@@ -20,7 +20,7 @@ actor RecordingRunner: CommandRunner {
     }
 }
 
-/// A fake root with VMware Workstation's files as VMware wrote them (vmware.md 4.2).
+/// A fake root with VMware Workstation's files as VMware wrote them (PKR testdata; docs/vmware-driver.md, "Host network files").
 struct FakeHost {
     let root: URL
     static let networking = """
@@ -102,7 +102,7 @@ struct FakeHost {
             confirm: { _ in confirm ?? nil }, print: { output.append($0) },
             beforeWrite: { path in
                 if let failWrite, path.hasSuffix(failWrite) {
-                    throw LabError(.commandFailed, "No space left on device (injected)", location: path)
+                    throw LabError(.commandFailed, "No space left on device (injected)", location: .file(path))
                 }
             })
         try await command.perform(env)
@@ -172,8 +172,8 @@ struct FakeHost {
         let e = await error { try await run(["--root", host.root.path, "--yes"], runner: runner, failWrite: "nat/nat.conf") }
         let err = try #require(e)
         #expect(err.message == "could not write VMware's network configuration")
-        #expect(err.location?.hasSuffix("/etc/vmware/vmnet8/nat/nat.conf") == true)
-        #expect(err.cause?.contains("No space left on device") == true)
+        #expect(err.location?.description.hasSuffix("/etc/vmware/vmnet8/nat/nat.conf") == true)
+        #expect(err.causeText?.contains("No space left on device") == true)
         #expect(err.hint?.contains("nothing was changed") == true)
         // networking was written first and is back; no backups or temp files remain.
         #expect(try host.snapshot() == before)
@@ -187,8 +187,8 @@ struct FakeHost {
         let runner = RecordingRunner(failing: ["/usr/bin/vmware-networks --start"])
         let err = try #require(await error { try await run(["--root", host.root.path, "--yes"], runner: runner) })
         #expect(err.message == "restarting VMware networking failed")
-        #expect(err.location == "/usr/bin/vmware-networks --start")
-        #expect(err.cause?.contains("Failed to start DHCP service on vmnet8") == true)
+        #expect(err.location?.description == "/usr/bin/vmware-networks --start")
+        #expect(err.causeText?.contains("Failed to start DHCP service on vmnet8") == true)
         #expect(err.hint?.contains("previous files were put back") == true)
         #expect(try host.snapshot() == before)
         #expect(await runner.commands == [
@@ -204,7 +204,7 @@ struct FakeHost {
         let err = try #require(await error { try await run(["--root", host.root.path, "--yes"], runner: runner) })
         #expect(err.code == .notFound)
         #expect(err.message.contains("VMware Workstation does not seem to be installed"))
-        #expect(err.location?.hasSuffix("/etc/vmware/networking") == true)
+        #expect(err.location?.description.hasSuffix("/etc/vmware/networking") == true)
         #expect(try host.snapshot().isEmpty)
         #expect(await runner.commands.isEmpty)
     }
@@ -271,7 +271,7 @@ struct FakeHost {
         let before = try host.snapshot()
         let runner = RecordingRunner()
         let err = try #require(await error { try await run(["--root", host.root.path, "--yes"], runner: runner) })
-        #expect(err.location == nat.standardizedFileURL.path + ":3")
+        #expect(err.location?.description == nat.standardizedFileURL.path + ":3")
         #expect(err.message.contains("expected \"key = value\""))
         #expect(try host.snapshot() == before)
         #expect(await runner.commands.isEmpty)
@@ -285,7 +285,7 @@ struct FakeHost {
         let before = try host.snapshot()
         let runner = RecordingRunner(failing: ["/usr/bin/vmware-networks --stop"])
         let err = try #require(await error { try await run(["--root", host.root.path, "--yes"], runner: runner) })
-        #expect(err.location == "/usr/bin/vmware-networks --stop")
+        #expect(err.location?.description == "/usr/bin/vmware-networks --stop")
         #expect(err.hint?.contains("restarted with them") == true)
         #expect(try host.snapshot() == before)
         // It stopped at the failing command, then restarted networking with the old files.

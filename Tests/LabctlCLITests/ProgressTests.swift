@@ -18,7 +18,7 @@ enum Script {
     static let identity1 = StageInstanceID("node.identity", .node("c1-cp"))
     static let checkpoint1 = StageInstanceID("node.checkpoint", .node("c1-cp"))
     static let failure = LabError(.timeout, "stage node.identity on c1-cp did not finish within 2s",
-                                  location: "stage node.identity@c1-cp",
+                                  location: .stage("node.identity@c1-cp"),
                                   hint: "look at the log of c1-cp (`labctl logs c1-cp`), then run `labctl up` again")
 
     /// A run: one skip, one success, a resource wait, a warning, logs, and a timeout.
@@ -57,14 +57,6 @@ enum Script {
         #expect(throws: (any Error).self) { _ = try ProgressOptions.parse(["--progress", "fancy"]) }
     }
 
-    @Test func durations() {
-        #expect(formatDuration(.milliseconds(250)) == "0.2s" || formatDuration(.milliseconds(250)) == "0.3s")
-        #expect(formatDuration(.milliseconds(1500)) == "1.5s")
-        #expect(formatDuration(.seconds(42)) == "42s")
-        #expect(formatDuration(.seconds(65)) == "1m05s")
-        #expect(formatDuration(.seconds(3725)) == "1h02m")
-    }
-
     @Test func plainGolden() {
         let buffer = OutputBuffer()
         let clock = FakeClock()
@@ -95,7 +87,7 @@ enum Script {
         #expect(out.hasPrefix("\u{1B}[?25l"))
         #expect(out.hasSuffix("\u{1B}[?25h"))
         // The running line of clone1, with its last log line, is drawn and then erased for the ✓ line.
-        #expect(out.contains("node.clone@c1-cp 0.0s"))
+        #expect(out.contains("node.clone@c1-cp 0ms"))
         #expect(out.contains("vmrun clone linked"))
         #expect(out.contains("\u{1B}[1A\u{1B}[2K\r\u{1B}[32m✓\u{1B}[0m node.clone@c1-cp \u{1B}[2m(1.5s)\u{1B}[0m\n"))
         #expect(out.contains("\u{1B}[31m✗\u{1B}[0m node.identity@c1-cp (2.2s): stage node.identity on c1-cp did not finish within 2s\n"))

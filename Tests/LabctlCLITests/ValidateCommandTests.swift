@@ -72,7 +72,7 @@ import Testing
         #expect(badResult.errors.count == 1)
         #expect(badResult.errors.first?.code == "invalidInput")
         #expect(badResult.errors.first?.message.hasPrefix("MetalLB pool 194.89.64.95-194.89.64.120 overlaps the pool of cluster cluster1") == true)
-        #expect(badResult.errors.first?.location?.hasPrefix("\(url.path): clusters[1].metallb[0] (line ") == true)
+        #expect(badResult.errors.first?.location?.description.hasPrefix("\(url.path): clusters[1].metallb[0] (line ") == true)
 
         let good = try Self.validate([Self.repoLab, "--format", "json"])
         #expect(good.exitCode == 0)

@@ -1,7 +1,7 @@
 import Foundation
 import LabKit
 import Testing
-import TestbedSupport
+import LabHarness
 
 /// The fake vmrun's latency model (issue 16, Tests/Testbed/README.md "Latency model"): which delay a
 /// call gets and which models are refused. Read from the call log's `latency` events, so nothing here

@@ -1,7 +1,7 @@
 import Foundation
 import LabKit
 import Testing
-import TestbedSupport
+import LabHarness
 
 /// Proves the testbed itself (issue 5): real guests boot behind the fake vmrun, snapshots and
 /// reverts act on their disks, faults behave as specified, and teardown leaves nothing behind.

@@ -3,11 +3,11 @@ import LabKit
 import Testing
 @testable import VMwareDriver
 
-/// Fixture files quoted from vmware.md 4.2 (Packer, Vagrant and VMware's generated layout).
+/// Fixture files in VMware's generated layout, as Packer's builder/vmware/common/testdata and Vagrant's utility quote them.
 func ip(_ s: String) throws -> IPv4Address { try #require(IPv4Address(s)) }
 func mac(_ s: String) throws -> MACAddress { try #require(MACAddress(s)) }
 
-/// The plan behind vmware.md's quoted dhcpd.conf/nat.conf: 194.89.64.0/24 and one reservation.
+/// The plan behind the quoted dhcpd.conf/nat.conf: 194.89.64.0/24 and one reservation.
 func examplePlan(subnet: String = "194.89.64.0/24", reservations: [(String, String, String)] = [("k8s-a-cp", "00:50:56:3a:00:01", "194.89.64.11")]) throws -> HostNetworkPlan {
     let net = try #require(IPv4Network(subnet))
     return HostNetworkPlan(
@@ -21,7 +21,7 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
         try body()
         Issue.record("expected an error at \(location)")
     } catch let e as LabError {
-        #expect(e.location == location)
+        #expect(e.location?.description == location)
         #expect(e.message.contains(messageContains), "message: \(e.message)")
         #expect(e.hint != nil)
     } catch {
@@ -135,7 +135,7 @@ func expectError(_ body: () throws -> Void, location: String, messageContains: S
     @Test func renderMatchesTheQuotedLayoutAndKeepsPortForwards() throws {
         let current = try NATConf.parse(try fixtureText("nat.conf", in: "net"), file: "nat.conf")
         let rendered = try NATConf.render(try examplePlan(), os: .linux, keeping: current)
-        // The quoted file, without vmware.md's explanatory end-of-line comments.
+        // The quoted file, without explanatory end-of-line comments.
         let expected = try fixtureText("nat.conf", in: "net").split(separator: "\n").map { line -> String in
             guard let r = line.range(of: "  ") else { return String(line) }
             return String(line[..<r.lowerBound])

@@ -91,7 +91,7 @@ import LabKit
         let e = #expect(throws: LabError.self) {
             try VmrunLocator.locate(override: nil, product: .ws, platform: .wsl2, environment: [:], isExecutable: { _ in false })
         }
-        #expect(e?.location?.contains("/mnt/c/Program Files (x86)/VMware/VMware Workstation/vmrun.exe") == true)
+        #expect(e?.location?.description.contains("/mnt/c/Program Files (x86)/VMware/VMware Workstation/vmrun.exe") == true)
     }
 
     /// A vmrun.exe personality: it accepts only Windows paths and answers with CRLF and backslashes,

@@ -29,7 +29,7 @@ struct LocksTests {
             try VMwareLocks.requireUnlocked(vmx: tmp.file("a.vmx"), action: "edit", isAlive: { _ in false })
         }
         #expect(e2?.message.contains("is not running on this host") == true)
-        #expect(e2?.location == tmp.file("a.vmx.lck"))
+        #expect(e2?.location?.description == tmp.file("a.vmx.lck"))
         // Reported, never deleted.
         #expect(FileManager.default.fileExists(atPath: tmp.file("a.vmx.lck/M1.lck")))
 

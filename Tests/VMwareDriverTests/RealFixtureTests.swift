@@ -120,13 +120,13 @@ struct VMXEncodingTests {
         doc.set("displayName", "共享")
         let e = #expect(throws: LabError.self) { try doc.encoded(source: "a.vmx") }
         #expect(e?.message.contains("windows-1252") == true)
-        #expect(e?.location == "a.vmx")
+        #expect(e?.location?.description == "a.vmx")
     }
 
     @Test func bytesThatAreNotTheDeclaredCharacterSetAreRefusedWithTheLine() throws {
         let data = Data(".encoding = \"UTF-8\"\ndisplayName = \"".utf8) + Data([0xB9, 0xB2]) + Data("\"\n".utf8)
         let e = #expect(throws: LabError.self) { try VMXDocument.parse(data, source: "a.vmx") }
-        #expect(e?.location == "a.vmx:2")
+        #expect(e?.location?.description == "a.vmx:2")
         #expect(e?.message.contains("UTF-8") == true)
     }
 }
@@ -175,7 +175,7 @@ struct HostFileEncodingTests {
         try nat.write(to: URL(fileURLWithPath: tmp.file("etc/vmware/vmnet8/nat/nat.conf")))
         let applier = try HostNetworkApplier(os: .linux, vmnet: "vmnet8", root: tmp.path, runner: HostProcessRunner(), isPrivileged: true)
         let e = #expect(throws: LabError.self) { _ = try applier.plan(try examplePlan(subnet: "172.16.41.0/24")) }
-        #expect(e?.location == applier.full("/etc/vmware/vmnet8/nat/nat.conf"))
+        #expect(e?.location?.description == applier.full("/etc/vmware/vmnet8/nat/nat.conf"))
         #expect(e?.message.contains("not UTF-8") == true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: tmp.file("etc/vmware/vmnet8/nat/nat.conf"))) == nat)
     }

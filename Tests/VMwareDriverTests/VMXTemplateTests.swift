@@ -108,6 +108,6 @@ struct VMXTemplateTests {
         try tmp.write("vmx-templates/worker.vmx.mustache", "this is not = a \"vmx\n")
         let broken = try VMXTemplates.load(labDirectory: tmp.path)
         let e2 = #expect(throws: LabError.self) { try broken.render(node: lab.clusters[0].nodes[1], lab: lab) }
-        #expect(e2?.location?.contains("worker.vmx.mustache") == true)
+        #expect(e2?.location?.description.contains("worker.vmx.mustache") == true)
     }
 }

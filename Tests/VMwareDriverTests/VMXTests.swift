@@ -94,14 +94,14 @@ struct VMXTests {
         let path = try fixture(name)
         let error = #expect(throws: LabError.self) { try VMXDocument.load(path: path) }
         #expect(error?.code == .invalidInput)
-        #expect(error?.location == path + line)
+        #expect(error?.location?.description == path + line)
         #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
     }
 
     @Test func missingFileIsNotFound() {
         let error = #expect(throws: LabError.self) { try VMXDocument.load(path: "/nonexistent/vm/vm.vmx") }
         #expect(error?.code == .notFound)
-        #expect(error?.location == "/nonexistent/vm/vm.vmx")
+        #expect(error?.location?.description == "/nonexistent/vm/vm.vmx")
     }
 
     @Test func escapeAndUnescapeAreInverse() {

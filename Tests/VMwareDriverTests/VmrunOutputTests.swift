@@ -7,20 +7,20 @@ import LabKit
 struct VmrunOutputTests {
     @Test func listWithCRLFAndSpaces() throws {
         let out = VmrunOutput(try fixtureText("list-crlf.txt"))
-        #expect(try out.runningVMs(command: "vmrun list") == [
+        #expect(try out.runningVMs(command: ["vmrun", "list"]) == [
             "/vms/a/a.vmx", "/Users/me/Documents/Virtual Machines.localized/GNS3 VM.vmwarevm/GNS3 VM.vmx"])
-        #expect(try VmrunOutput("Total running VMs: 0\n").runningVMs(command: "vmrun list").isEmpty)
-        #expect(try VmrunOutput("noise\nTotal running VMs: 1\n/x.vmx\n").runningVMs(command: "c") == ["/x.vmx"])
-        #expect(throws: LabError.self) { try VmrunOutput("garbage\n").runningVMs(command: "c") }
+        #expect(try VmrunOutput("Total running VMs: 0\n").runningVMs(command: ["vmrun", "list"]).isEmpty)
+        #expect(try VmrunOutput("noise\nTotal running VMs: 1\n/x.vmx\n").runningVMs(command: ["c"]) == ["/x.vmx"])
+        #expect(throws: LabError.self) { try VmrunOutput("garbage\n").runningVMs(command: ["c"]) }
     }
 
     @Test func snapshotsWithCRLFAndTree() throws {
-        let flat = try VmrunOutput(try fixtureText("snapshots-crlf.txt")).snapshotNames(command: "c")
+        let flat = try VmrunOutput(try fixtureText("snapshots-crlf.txt")).snapshotNames(command: ["c"])
         #expect(flat.map(\.name) == ["Clone", "Clone", "Clone"])
-        let tree = try VmrunOutput("Total snapshots: 3\nsnapshot#1\n\tsnapshot#2\n\t\tsnap 3\n").snapshotNames(command: "c")
+        let tree = try VmrunOutput("Total snapshots: 3\nsnapshot#1\n\tsnapshot#2\n\t\tsnap 3\n").snapshotNames(command: ["c"])
         #expect(tree.map(\.depth) == [0, 1, 2])
         #expect(tree.last?.name == "snap 3")
-        #expect(try VmrunOutput("Total snapshots: 0\r\n").snapshotNames(command: "c").isEmpty)
+        #expect(try VmrunOutput("Total snapshots: 0\r\n").snapshotNames(command: ["c"]).isEmpty)
     }
 
     @Test func errorAfterLogNoise() throws {
@@ -52,15 +52,20 @@ struct VmrunOutputTests {
         ("The operation is not supported", .notSupported, .unsupported),
         ("The operation is not supported for the specified parameters", .notSupported, .unsupported),
         ("Unknown error", .unknown, .commandFailed),
+        // checkToolsState printing only `unknown` with a non-zero exit (gns3-server#1901).
+        ("unknown", .reportedUnknown, .commandFailed),
         ("Something new in WS 18", .unknown, .commandFailed),
     ]
 
     @Test func catalogueMapsToTypedErrors() {
         for (message, kind, code) in Self.catalogue {
             #expect(VmrunError.classify(message) == kind, "\(message)")
-            let e = VmrunError(kind: kind, message: message, command: "vmrun -T ws x /vms/a/a.vmx", exitStatus: 255, vmx: "/vms/a/a.vmx")
+            let e = VmrunError(kind: kind, message: message, argv: ["vmrun", "-T", "ws", "x", "/vms/a/a.vmx"], exitStatus: 255, vmx: "/vms/a/a.vmx")
             #expect(e.labError.code == code, "\(message)")
-            #expect(e.labError.location == "vmrun -T ws x /vms/a/a.vmx")
+            #expect(e.labError.location == .command(["vmrun", "-T", "ws", "x", "/vms/a/a.vmx"]))
+            // The typed error stays reachable behind the user's message: callers decide on its kind.
+            #expect(e.labError.underlying(VmrunError.self)?.kind == kind, "\(message)")
+            #expect(e.labError.causeText == message)
             #expect(e.labError.hint != nil || kind == .guestCredentials || kind == .fileNotFound)
         }
     }
@@ -71,15 +76,15 @@ struct VmrunOutputTests {
             "[msg.disk.noBackEnd] Cannot open the disk '/vms/a/a-000001.vmdk' or one of the snapshot disks it depends on.",
             "[msg.disk.configureDiskError] Reason: The parent of this virtual disk could not be opened.",
         ])
-        let e = VmrunError(kind: .operationCancelled, message: "The operation was canceled", command: "c", exitStatus: 255,
+        let e = VmrunError(kind: .operationCancelled, message: "The operation was canceled", argv: ["c"], exitStatus: 255,
                            vmx: "/vms/a/a.vmx", vmwareLogExcerpt: excerpt).labError
         #expect(e.hint?.contains("/vms/a/vmware.log") == true)
-        #expect(e.cause?.contains("parent of this virtual disk") == true)
+        #expect(e.causeText?.contains("parent of this virtual disk") == true)
     }
 
     @Test func workstationProviderErrorSuggestsPlayer() {
         let message = "Error opening host: VIX_SERVICEPROVIDER_VMWARE_WORKSTATION"
-        let e = VmrunError(kind: VmrunError.classify(message), message: message, command: "c", exitStatus: 255).labError
+        let e = VmrunError(kind: VmrunError.classify(message), message: message, argv: ["c"], exitStatus: 255).labError
         #expect(e.hint?.contains("vmware.product") == true)
         #expect(e.code == .unsupported)
     }
@@ -87,7 +92,7 @@ struct VmrunOutputTests {
     /// Only "file in use" is retried (docs/vmware-driver.md, "Errors").
     @Test func onlyFileInUseIsTransient() {
         for kind in VmrunError.Kind.allCases {
-            #expect(VmrunError(kind: kind, message: "m", command: "c", exitStatus: 255).isTransient == (kind == .fileInUse), "\(kind)")
+            #expect(VmrunError(kind: kind, message: "m", argv: ["c"], exitStatus: 255).isTransient == (kind == .fileInUse), "\(kind)")
         }
     }
 }

@@ -66,7 +66,7 @@ public struct DoctorReport: Sendable, Hashable, Codable {
         guard let first = failures.first else { return nil }
         let lines = failures.map { "\($0.title): \($0.detail)" + ($0.hint.map { " (\($0))" } ?? "") }
         return LabError(.conflict, "the preflight found \(failures.count) problem\(failures.count == 1 ? "" : "s"): " + lines.joined(separator: "; "),
-                        location: "labctl doctor, check \(first.id)",
+                        location: .other("labctl doctor, check \(first.id)"),
                         hint: "fix what each check says and run labctl doctor; --skip-doctor starts anyway")
     }
 }

@@ -107,3 +107,15 @@ extension Duration {
         return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 }
+
+/// `250ms`, `2.0s`, `12s`, `1m05s`, `1h02m`: the one way labctl writes a duration for humans (progress
+/// lines, summaries, deadlines and retry delays in messages). Negative durations print as zero.
+public func formatDuration(_ d: Duration) -> String {
+    let s = max(0, d.seconds)
+    if s < 1 { return "\(Int((s * 1000).rounded(.down)))ms" }
+    if s < 10 { return String(format: "%.1fs", s) }
+    if s < 60 { return "\(Int(s))s" }
+    let total = Int(s)
+    if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
+    return String(format: "%dh%02dm", total / 3600, (total % 3600) / 60)
+}

@@ -101,13 +101,13 @@ public enum ResumeRules {
 
     private static func matches(_ stage: String, _ scope: StageScope?, _ graph: StageGraph) throws -> Set<StageInstanceID> {
         guard graph.stageIDs.contains(stage) else {
-            throw LabError(.invalidInput, "there is no stage \(stage)", location: "--from/--only/--to",
+            throw LabError(.invalidInput, "there is no stage \(stage)", location: .option("--from/--only/--to"),
                            hint: "stages: \(graph.stageIDs.joined(separator: ", "))")
         }
         let found = graph.instances(ofStage: stage, scope: scope)
         guard !found.isEmpty else {
             throw LabError(.invalidInput, "stage \(stage) does not run on \(scope?.name ?? "any scope")",
-                           location: "--from/--only/--to", hint: "`labctl plan` lists every stage and where it runs")
+                           location: .option("--from/--only/--to"), hint: "`labctl plan` lists every stage and where it runs")
         }
         return Set(found)
     }

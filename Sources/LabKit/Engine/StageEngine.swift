@@ -88,7 +88,7 @@ public struct StageEngine: Sendable {
             }
             if !blocked.isEmpty {
                 throw LabError(.conflict, "--only cannot run: a dependency is not done",
-                               location: blocked.joined(separator: "; "),
+                               location: .other(blocked.joined(separator: "; ")),
                                hint: "run `labctl up` (or `--from` the blocking stage) first")
             }
         }
@@ -214,7 +214,7 @@ public struct StageEngine: Sendable {
                 if Task.isCancelled {
                     return .failed(StageFailure(instance: id, error: Self.cancelledError(id), lastLogLines: buffer.lines), .zero)
                 }
-                onEvent(.warning("the probe of \(id) did not answer within \(Self.format(probeDeadline)); treating it as unknown"))
+                onEvent(.warning("the probe of \(id) did not answer within \(formatDuration(probeDeadline)); treating it as unknown"))
                 result = .unknown
             }
             decision = ResumeRules.withProbe(id, journal: journalState, probe: result)
@@ -252,8 +252,8 @@ public struct StageEngine: Sendable {
         var failure: LabError?
         do {
             try await withDeadline(deadline, onTimeout: {
-                LabError(.timeout, "stage \(id.stage) on \(id.scope.name) did not finish within \(Self.format(deadline))",
-                         location: "stage \(id)",
+                LabError(.timeout, "stage \(id.stage) on \(id.scope.name) did not finish within \(formatDuration(deadline))",
+                         location: .stage(id.description),
                          hint: "look at the log of \(id.scope.name) (`labctl logs \(id.scope.name)`), then run `labctl up` again")
             }) {
                 var pause = retry.delay
@@ -262,7 +262,7 @@ public struct StageEngine: Sendable {
                         try await action(context)
                         return
                     } catch let e as LabError where attempt < retry.attempts && retry.retryOn.contains(e.code) && !Task.isCancelled {
-                        onEvent(.warning("\(id) failed (\(e.message)); retrying in \(Self.format(pause)) (attempt \(attempt + 1) of \(retry.attempts))"))
+                        onEvent(.warning("\(id) failed (\(e.message)); retrying in \(formatDuration(pause)) (attempt \(attempt + 1) of \(retry.attempts))"))
                         try await Task.sleep(for: pause)
                         pause = pause * 2
                     }
@@ -273,8 +273,8 @@ public struct StageEngine: Sendable {
         } catch is CancellationError {
             failure = Self.cancelledError(id)
         } catch {
-            failure = LabError(.commandFailed, "stage \(id.stage) on \(id.scope.name) failed", location: "stage \(id)",
-                               hint: "run `labctl up` again after fixing the cause", cause: "\(error)")
+            failure = LabError(.commandFailed, "stage \(id.stage) on \(id.scope.name) failed", location: .stage(id.description),
+                               hint: "run `labctl up` again after fixing the cause", cause: error)
         }
         if failure == nil, Task.isCancelled {
             // The action swallowed the cancellation; the run is ending anyway, but its work is done.
@@ -282,7 +282,7 @@ public struct StageEngine: Sendable {
         let duration = ContinuousClock.now - start
         let endDate = Date()
         if var failure {
-            if failure.location == nil { failure.location = "stage \(id)" }
+            if failure.location == nil { failure.location = .stage(id.description) }
             do {
                 try await journal.record(id, outcome: .failed, started: startDate, ended: endDate, error: failure.message)
             } catch {
@@ -295,7 +295,7 @@ public struct StageEngine: Sendable {
         do {
             try await journal.record(id, outcome: .done, started: startDate, ended: endDate)
         } catch {
-            let e = (error as? LabError) ?? LabError(.internalError, "cannot write the journal", cause: "\(error)")
+            let e = (error as? LabError) ?? LabError(.internalError, "cannot write the journal", cause: error)
             onEvent(.stageFailed(id, error: e, lastLogLines: buffer.lines))
             return .failed(StageFailure(instance: id, error: e, lastLogLines: buffer.lines), duration)
         }
@@ -304,17 +304,10 @@ public struct StageEngine: Sendable {
     }
 
     static func cancelledError(_ id: StageInstanceID) -> LabError {
-        LabError(.cancelled, "stage \(id.stage) on \(id.scope.name) was cancelled", location: "stage \(id)",
+        LabError(.cancelled, "stage \(id.stage) on \(id.scope.name) was cancelled", location: .stage(id.description),
                  hint: "run the same command again to continue")
     }
 
-    static func format(_ d: Duration) -> String {
-        let s = d.seconds
-        if s < 1 { return "\(Int((s * 1000).rounded()))ms" }
-        if s < 60 { return s == s.rounded() ? "\(Int(s))s" : String(format: "%.1fs", s) }
-        let total = Int(s.rounded())
-        return total % 60 == 0 ? "\(total / 60)m" : "\(total / 60)m\(total % 60)s"
-    }
 }
 
 /// The last N log lines of one instance, for the failure summary.

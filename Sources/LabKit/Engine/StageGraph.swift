@@ -68,7 +68,7 @@ public struct StageGraph: Sendable {
         var byID: [String: Stage] = [:]
         for stage in stages {
             if byID[stage.id] != nil {
-                throw LabError(.internalError, "stage \(stage.id) is defined twice", location: "stage \(stage.id)",
+                throw LabError(.internalError, "stage \(stage.id) is defined twice", location: .stage(stage.id),
                                hint: "give every stage a unique id")
             }
             byID[stage.id] = stage
@@ -95,7 +95,7 @@ public struct StageGraph: Sendable {
             for dep in stage.dependencies {
                 guard let target = byID[dep.stage] else {
                     errors.append(LabError(.internalError, "stage \(stage.id) depends on unknown stage \(dep.stage)",
-                                           location: "stage \(stage.id)",
+                                           location: .stage(stage.id),
                                            hint: "known stages: \(stages.map(\.id).joined(separator: ", "))"))
                     continue
                 }
@@ -149,7 +149,7 @@ public struct StageGraph: Sendable {
         if order.count < definitionOrder.count {
             let cycle = Self.findCycle(among: definitionOrder.filter { (indegree[$0] ?? 0) > 0 }, instances: instances)
             throw LabError(.internalError, "the stages form a cycle: \(cycle.map(\.description).joined(separator: " → "))",
-                           location: "stage \(cycle.first?.stage ?? "?")",
+                           location: .stage(cycle.first?.stage ?? "?"),
                            hint: "remove one of these dependencies")
         }
 
@@ -169,7 +169,7 @@ public struct StageGraph: Sendable {
     static func resolve(_ relation: ScopeRelation, from scope: StageScope, to kind: StageScope.Kind,
                         topology: LabTopology, describing what: String) throws -> [StageScope] {
         func mismatch(_ why: String) -> LabError {
-            LabError(.internalError, "dependency \(what) does not fit: \(why)", location: "stage \(what)",
+            LabError(.internalError, "dependency \(what) does not fit: \(why)", location: .stage(what),
                      hint: "use a relation that matches both stages' scopes")
         }
         func ownCluster() -> String? {

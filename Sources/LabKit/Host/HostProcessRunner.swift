@@ -9,8 +9,8 @@ import Darwin
 ///
 /// Why not `Foundation.Process`: we need the child in its own process group so a
 /// deadline or Ctrl-C can kill vmrun *and* whatever it spawned (vmrun is known to
-/// hang, vmware.md §1.5), and we must read stdout and stderr concurrently so a
-/// chatty child cannot deadlock on a full pipe (vmware.md §6.13, the GLF bug).
+/// hang, docs/engine.md "Host commands"), and we must read stdout and stderr concurrently so a
+/// chatty child cannot deadlock on a full pipe (docs/engine.md, "Host commands": the gitlab-fusion bug).
 ///
 /// The wait happens on a dedicated thread with `poll(2)`, never on Swift's
 /// cooperative pool. On the deadline the group gets SIGTERM, then SIGKILL after
@@ -70,9 +70,6 @@ public struct HostProcessRunner: CommandRunner {
 
     // MARK: - The blocking part (runs on its own thread)
 
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 
     private static func now() -> Double {
         var ts = timespec()
@@ -86,7 +83,7 @@ public struct HostProcessRunner: CommandRunner {
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard makePipe(&inPipe), makePipe(&outPipe), makePipe(&errPipe) else {
             for fd in inPipe + outPipe + errPipe where fd >= 0 { close(fd) }
-            return .failure(LabError(.internalError, "cannot create pipes", location: command.display, cause: String(cString: strerror(errno))))
+            return .failure(LabError(.internalError, "cannot create pipes", location: .command(command), cause: POSIXError.current()))
         }
 
         var actions = posix_spawn_file_actions_t()
@@ -143,10 +140,10 @@ public struct HostProcessRunner: CommandRunner {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
             let reason = String(cString: strerror(rc))
             if rc == ENOENT {
-                return .failure(LabError(.notFound, "command not found: \(program)", location: command.display,
-                                         hint: "install it or put its directory on PATH", cause: reason))
+                return .failure(LabError(.notFound, "command not found: \(program)", location: .command(command),
+                                         hint: "install it or put its directory on PATH", detail: reason))
             }
-            return .failure(LabError(.commandFailed, "cannot start \(program)", location: command.display, cause: reason))
+            return .failure(LabError(.commandFailed, "cannot start \(program)", location: .command(command), detail: reason))
         }
         control.started(pid: pid)
 
@@ -159,8 +156,8 @@ public struct HostProcessRunner: CommandRunner {
         var outFD = outPipe[0], errFD = errPipe[0]
         var out = Data(), err = Data()
 
-        let deadline = started + seconds(command.deadline)
-        let graceSeconds = seconds(grace)
+        let deadline = started + command.deadline.seconds
+        let graceSeconds = grace.seconds
         var termSentAt: Double?
         var killed = false
         var reason: EndReason = .exited
@@ -206,7 +203,7 @@ public struct HostProcessRunner: CommandRunner {
             if exited {
                 if outFD < 0 && errFD < 0 { break }
                 // Output still flowing: keep reading. Quiet for `drain` after exit: a grandchild holds the pipes.
-                if let e = exitedAt, t >= max(e, lastReadAt) + seconds(drain) { break }
+                if let e = exitedAt, t >= max(e, lastReadAt) + drain.seconds { break }
                 if killed, let sent = termSentAt, t >= sent + graceSeconds + 0.3 { break }
             } else if killed, let sent = termSentAt, t >= sent + graceSeconds + 0.5 {
                 // A child in uninterruptible sleep: do not wait for it forever.
@@ -258,12 +255,12 @@ public struct HostProcessRunner: CommandRunner {
         case .timedOut:
             let tail = redactor.redact(String(decoding: out.suffix(2000), as: UTF8.self) + String(decoding: err.suffix(2000), as: UTF8.self))
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            return .failure(LabError(.timeout, "\(program) did not finish within \(formatSeconds(command.deadline))",
-                                     location: command.display,
+            return .failure(LabError(.timeout, "\(program) did not finish within \(formatDuration(command.deadline))",
+                                     location: .command(command),
                                      hint: "the command was killed; check that it is not waiting for input or a dialog, or raise its timeout",
-                                     cause: tail.isEmpty ? nil : "output so far: \(tail)"))
+                                     detail: tail.isEmpty ? nil : "output so far: \(tail)"))
         case .cancelled:
-            return .failure(LabError(.cancelled, "\(program) was cancelled", location: command.display))
+            return .failure(LabError(.cancelled, "\(program) was cancelled", location: .command(command)))
         case .exited:
             break
         }
@@ -319,12 +316,6 @@ public struct HostProcessRunner: CommandRunner {
     }
 
     private enum EndReason { case exited, timedOut, cancelled }
-}
-
-func formatSeconds(_ d: Duration) -> String {
-    let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    if s == s.rounded() { return "\(Int(s)) s" }
-    return String(format: "%.1f s", s)
 }
 
 /// Shared between the waiting thread and the task's cancellation handler.

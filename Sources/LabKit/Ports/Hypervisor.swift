@@ -21,15 +21,6 @@ public enum StopMode: String, Sendable, Codable {
     case soft, hard
 }
 
-public enum ToolsState: String, Sendable, Codable {
-    case unknown, installed, running
-}
-
-/// The namespaces `vmrun readVariable/writeVariable` knows.
-public enum VariableScope: String, Sendable, Codable {
-    case guestVar, runtimeConfig, guestEnv
-}
-
 /// One snapshot of a VM. VMware allows duplicate names, so `uid` is the identity.
 public struct SnapshotInfo: Sendable, Hashable, Codable {
     public var uid: Int
@@ -73,27 +64,20 @@ public enum SnapshotSelector: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// What a backend can do. The engine reads this instead of asking which backend it has.
-public struct HypervisorCapabilities: Sendable, Hashable, Codable {
-    public var linkedClones: Bool
-    public var snapshots: Bool
-    public var guestVariables: Bool
-    public init(linkedClones: Bool = true, snapshots: Bool = true, guestVariables: Bool = true) {
-        self.linkedClones = linkedClones
-        self.snapshots = snapshots
-        self.guestVariables = guestVariables
-    }
+/// Something a hint asks the user to do by hand.
+public enum ManualOperation: Sendable, Hashable {
+    case stop(StopMode)
+    case snapshot(name: String)
 }
 
-/// The operations the lab needs from a hypervisor.
+/// The operations the lab needs from a hypervisor, and nothing more.
 ///
-/// As in apple/containerization, optional operations have default
-/// implementations that throw `LabError.Code.unsupported`, so a backend
-/// implements only what it can and the core never asks which backend it has.
+/// Sized to its callers (LabStages, LabKit's snapshots and machines): what only a backend needs
+/// (vmrun's `list`, `checkToolsState`, VMX edits) stays inside that backend. As in
+/// apple/containerization, a backend that cannot do an operation throws `LabError` with code
+/// `.unsupported` and a hint (Workstation Player has no snapshots or linked clones) instead of
+/// publishing a capability set nobody reads.
 public protocol Hypervisor: Sendable {
-    var capabilities: HypervisorCapabilities { get }
-
-    func runningVMs() async throws -> [VMReference]
     func powerState(_ vm: VMReference) async throws -> PowerState
     func clone(_ source: VMReference, to destination: VMReference, kind: CloneKind, snapshot: String?, name: String?) async throws
     /// Headless start; returns when the VM is powered on, not when the guest has booted. A VM that runs
@@ -104,7 +88,6 @@ public protocol Hypervisor: Sendable {
     func startNewClone(_ vm: VMReference) async throws
     /// Soft stop falls back to hard after its deadline.
     func stop(_ vm: VMReference, mode: StopMode) async throws
-    func reset(_ vm: VMReference) async throws
     func snapshots(_ vm: VMReference) async throws -> SnapshotTree
     @discardableResult
     func createSnapshot(_ vm: VMReference, name: String) async throws -> SnapshotInfo
@@ -113,40 +96,22 @@ public protocol Hypervisor: Sendable {
     /// The guest's IPv4 address, filtered: addresses outside `subnet` or ending in .1 are rejected
     /// (see https://github.com/vmware/open-vm-tools/issues/93). `nil` when none is known yet.
     func guestIPAddress(_ vm: VMReference, wait: Bool, subnet: IPv4Network?) async throws -> IPv4Address?
-    func toolsState(_ vm: VMReference) async throws -> ToolsState
-    func readVariable(_ vm: VMReference, scope: VariableScope, name: String) async throws -> String?
-    func writeVariable(_ vm: VMReference, scope: VariableScope, name: String, value: String) async throws
-    /// Sets configuration keys of a powered-off VM (for VMware: VMX keys).
-    func configure(_ vm: VMReference, settings: [(key: String, value: String)]) async throws
-    /// Sets and removes configuration keys of a powered-off VM in one atomic edit
-    /// (a vmx-template removes `ethernet0.generatedAddress` when it sets a static MAC).
-    func configure(_ vm: VMReference, settings: [(key: String, value: String)], removing: [String]) async throws
     /// Deletes the VM and its files. Never called on a VM that is not the lab's.
     func delete(_ vm: VMReference) async throws
-    /// Whether the VM exists (its configuration file is there). Default: the file exists.
+    /// Whether the VM exists (for VMware: its configuration file is there).
     func vmExists(_ vm: VMReference) async -> Bool
+    /// The command a user can paste to do `operation` on `vm` by hand, as argv, built the way this
+    /// backend runs it (for VMware: the real vmrun path, `-T <product>`, the host's form of the path).
+    /// `nil` when the backend has no such command.
+    func manualCommand(_ operation: ManualOperation, on vm: VMReference) -> [String]?
 }
 
 extension Hypervisor {
-    public var capabilities: HypervisorCapabilities { HypervisorCapabilities() }
-
     public func startNewClone(_ vm: VMReference) async throws { try await start(vm) }
+    public func manualCommand(_ operation: ManualOperation, on vm: VMReference) -> [String]? { nil }
 
-    private func unsupported(_ what: String) -> LabError {
-        LabError(.unsupported, "\(what) is not supported by this hypervisor backend")
-    }
-
-    public func reset(_ vm: VMReference) async throws { throw unsupported("reset") }
-    public func readVariable(_ vm: VMReference, scope: VariableScope, name: String) async throws -> String? {
-        throw unsupported("reading guest variables")
-    }
-    public func writeVariable(_ vm: VMReference, scope: VariableScope, name: String, value: String) async throws {
-        throw unsupported("writing guest variables")
-    }
-    public func toolsState(_ vm: VMReference) async throws -> ToolsState { .unknown }
-    public func vmExists(_ vm: VMReference) async -> Bool { FileManager.default.fileExists(atPath: vm.path) }
-    public func configure(_ vm: VMReference, settings: [(key: String, value: String)], removing: [String]) async throws {
-        guard removing.isEmpty else { throw unsupported("removing configuration keys") }
-        try await configure(vm, settings: settings)
+    /// `manualCommand` as one shell line in parentheses for a hint, or empty when there is none.
+    public func manualCommandHint(_ operation: ManualOperation, on vm: VMReference) -> String {
+        manualCommand(operation, on: vm).map { " (" + $0.map(shellQuote).joined(separator: " ") + ")" } ?? ""
     }
 }

@@ -35,22 +35,6 @@ public struct LabMachines: Sendable {
         self.baseVM = baseVM
     }
 
-    /// From the effective lab. `vmPath` maps a node to its VM; by default the convention the node
-    /// stages clone to, `<vmFolder>/<node>/<node>.vmx` (lab.json `vmware.vmFolder`).
-    public init(lab: Lab, vmPath: ((NodeSpec) -> String)? = nil) {
-        let folder = lab.vmware.vmFolder
-        let path = vmPath ?? { LabMachines.conventionalVMPath(folder: folder, node: $0.name) }
-        self.init(
-            topology: LabTopology(lab: lab),
-            machines: lab.clusters.flatMap { c in
-                c.nodes.map { n in
-                    LabMachine(node: n.name, cluster: c.name, vm: VMReference(path: path(n)),
-                               endpoint: GuestEndpoint(node: n.name, host: n.address.description, port: lab.ssh.port, user: lab.ssh.user))
-                }
-            },
-            vmFolder: folder, baseVM: VMReference(path: lab.base.vmx))
-    }
-
     public static func conventionalVMPath(folder: String, node: String) -> String {
         ((folder as NSString).appendingPathComponent(node) as NSString).appendingPathComponent("\(node).vmx")
     }
@@ -66,13 +50,13 @@ public struct LabMachines: Sendable {
         case .nodes(let names):
             let unknown = names.filter { machine($0) == nil }
             guard unknown.isEmpty else {
-                throw LabError(.invalidInput, "no node named \(unknown.joined(separator: ", ")) in this lab", location: "--nodes",
+                throw LabError(.invalidInput, "no node named \(unknown.joined(separator: ", ")) in this lab", location: .option("--nodes"),
                                hint: "the lab's nodes: \(nodeNames.joined(separator: ", "))")
             }
             return machines.filter { names.contains($0.node) }
         case .cluster(let name):
             guard topology.clusters.contains(where: { $0.name == name }) else {
-                throw LabError(.invalidInput, "no cluster named \(name) in this lab", location: "--cluster",
+                throw LabError(.invalidInput, "no cluster named \(name) in this lab", location: .option("--cluster"),
                                hint: "the lab's clusters: \(topology.clusters.map(\.name).joined(separator: ", "))")
             }
             return machines.filter { $0.cluster == name }
@@ -85,12 +69,12 @@ public struct LabMachines: Sendable {
         let isCluster = topology.clusters.contains { $0.name == name }
         let isNode = machine(name) != nil
         if isCluster && isNode {
-            throw LabError(.invalidInput, "`\(name)` is both a cluster and a node", location: "lab.json",
+            throw LabError(.invalidInput, "`\(name)` is both a cluster and a node", location: .file("lab.json"),
                            hint: "rename one of them in lab.json")
         }
         if isCluster { return .cluster(name) }
         if isNode { return .node(name) }
-        throw LabError(.invalidInput, "no node or cluster named \(name) in this lab", location: name,
+        throw LabError(.invalidInput, "no node or cluster named \(name) in this lab", location: .other(name),
                        hint: "clusters: \(topology.clusters.map(\.name).joined(separator: ", ")); nodes: \(nodeNames.joined(separator: ", "))")
     }
 
@@ -107,13 +91,13 @@ public struct LabMachines: Sendable {
     public func checkOwned(_ m: LabMachine) throws {
         let path = Self.normalized(m.vm.path)
         if let base = baseVM, Self.normalized(base.path) == path {
-            throw LabError(.security, "refusing to touch the base VM \(base.path)", location: "node \(m.node)",
+            throw LabError(.security, "refusing to touch the base VM \(base.path)", location: .node(m.node),
                            hint: "the base VM is never deleted by labctl; check vmware.vmFolder and base.vmx in lab.json")
         }
         let folder = Self.normalized(vmFolder)
         guard !folder.isEmpty, folder != "/", path.hasPrefix(folder + "/") else {
             throw LabError(.security, "refusing to touch \(m.vm.path): it is outside the lab's VM folder \(vmFolder)",
-                           location: "node \(m.node)", hint: "labctl deletes only VMs under vmware.vmFolder (lab.json)")
+                           location: .node(m.node), hint: "labctl deletes only VMs under vmware.vmFolder (lab.json)")
         }
     }
 
@@ -159,13 +143,13 @@ func forEachBounded<T: Sendable, R: Sendable>(_ items: [T], limit: Int,
 extension LabError {
     /// A deadline error naming what took too long.
     static func deadline(_ what: String, node: String, after: Duration, hint: String) -> LabError {
-        LabError(.timeout, "\(what) did not finish within \(after)", location: "node \(node)", hint: hint)
+        LabError(.timeout, "\(what) did not finish within \(after)", location: .node(node), hint: hint)
     }
 
     /// Any error as a `LabError` (cancellation becomes `.cancelled`).
     static func wrap(_ error: Error, node: String) -> LabError {
         if let e = error as? LabError { return e }
-        if error is CancellationError { return LabError(.cancelled, "cancelled", location: "node \(node)") }
-        return LabError(.internalError, "\(error)", location: "node \(node)")
+        if error is CancellationError { return LabError(.cancelled, "cancelled", location: .node(node)) }
+        return LabError(.internalError, "\(error)", location: .node(node))
     }
 }

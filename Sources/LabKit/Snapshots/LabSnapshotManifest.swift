@@ -100,7 +100,7 @@ public struct LabSnapshotStore: Sendable {
             && name.unicodeScalars.allSatisfy { allowed.contains($0) && $0.isASCII }
             && !name.hasPrefix(".") && !name.hasPrefix("-") && !name.hasPrefix(" ") && !name.hasSuffix(" ")
         guard ok else {
-            throw LabError(.invalidInput, "`\(name)` is not a valid snapshot name", location: "snapshot name",
+            throw LabError(.invalidInput, "`\(name)` is not a valid snapshot name", location: .other("snapshot name"),
                            hint: "use 1-80 ASCII letters, digits, spaces and #._-+@=,: (no `/`), not starting with `.` or `-`; for example snapshot#7 or before-upgrade")
         }
     }
@@ -135,7 +135,7 @@ public struct LabSnapshotStore: Sendable {
         let p = path(for: name)
         guard FileManager.default.fileExists(atPath: p) else { return }
         do { try FileManager.default.removeItem(atPath: p) } catch {
-            throw LabError(.internalError, "cannot remove the lab snapshot manifest", location: p, cause: "\(error)")
+            throw LabError(.internalError, "cannot remove the lab snapshot manifest", location: .file(p), cause: error)
         }
     }
 }

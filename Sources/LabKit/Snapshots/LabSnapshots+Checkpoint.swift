@@ -59,7 +59,7 @@ extension LabSnapshots {
         let journal = try Journal.load(path: paths.journal)
         let existing = try store.load(name)
         if existing?.status == .deleting {
-            throw LabError(.conflict, "lab snapshot \(name) is being deleted", location: store.path(for: name),
+            throw LabError(.conflict, "lab snapshot \(name) is being deleted", location: .file(store.path(for: name)),
                            hint: "finish it with `labctl snapshot delete \(name)`, then re-run")
         }
         let record = existing?.node(node)
@@ -75,7 +75,7 @@ extension LabSnapshots {
             } else if record.snapshotUID == nil {
                 let named = observed.tree.named(name)
                 guard named.count <= 1 else {
-                    throw LabError(.conflict, "\(node) has \(named.count) VMware snapshots named \(name)", location: m.vm.path,
+                    throw LabError(.conflict, "\(node) has \(named.count) VMware snapshots named \(name)", location: .file(m.vm.path),
                                    hint: "delete the extra ones in VMware, then re-run")
                 }
                 stale = named.first?.uid
@@ -83,13 +83,13 @@ extension LabSnapshots {
         }
         if stale == nil, !observed.tree.named(name).isEmpty {
             throw LabError(.conflict, "\(node) already has a VMware snapshot named \(name) that no lab snapshot records",
-                           location: m.vm.path,
+                           location: .file(m.vm.path),
                            hint: "delete or rename it in VMware, or pick another checkpoint name in lab.json `checkpoints`")
         }
         if let uid = stale {
             if let clones = observed.tree.clones[uid], !clones.isEmpty {
                 throw LabError(.conflict, "the old \(name) snapshot of \(node) has linked clones: \(clones.joined(separator: ", "))",
-                               location: m.vm.path, hint: "delete those clones first")
+                               location: .file(m.vm.path), hint: "delete those clones first")
             }
             progress(node, "replacing the old \(name) snapshot (uid \(uid))")
             let hv = hypervisor
@@ -127,7 +127,7 @@ extension LabSnapshots {
             mm.nodes[i].taken = taken
             manifest = mm
         }
-        guard let final else { throw LabError(.internalError, "the manifest of \(name) vanished", location: store.path(for: name)) }
+        guard let final else { throw LabError(.internalError, "the manifest of \(name) vanished", location: .file(store.path(for: name))) }
         return SnapshotSaveOutcome(manifest: final, created: true, replaced: stale != nil)
     }
 }

@@ -128,7 +128,7 @@ public struct LabSnapshots: Sendable {
                 }
                 guard policy == .keepIfCurrent else {
                     throw LabError(.conflict, "a lab snapshot named \(name) exists (taken \(Self.format(old.taken)))",
-                                   location: store.path(for: name),
+                                   location: .file(store.path(for: name)),
                                    hint: "pick another name, or `labctl snapshot delete \(name)` first; `labctl snapshot save` without a name picks the next snapshot#N")
                 }
                 progress("lab", "replacing checkpoint \(name): it belongs to a history that a restore or rebuild abandoned")
@@ -148,7 +148,7 @@ public struct LabSnapshots: Sendable {
         let clashes = zip(targets, observed).filter { !$0.1.tree.named(name).isEmpty }.map(\.0.node)
         if !clashes.isEmpty {
             throw LabError(.conflict, "VMware snapshot \(name) already exists on \(clashes.joined(separator: ", "))",
-                           location: "snapshot \(name)",
+                           location: .other("snapshot \(name)"),
                            hint: "pick another name (VMware allows duplicate names, labctl does not, so restore is never ambiguous), or delete that snapshot in VMware")
         }
 
@@ -215,15 +215,7 @@ public struct LabSnapshots: Sendable {
         for t in trees { used.formUnion(t.snapshots.map(\.name)) }
         var others = machines.machines.map(\.vm)
         if let base = machines.baseVM { others.append(base) }
-        let hv = hypervisor
-        let limits = self.limits
-        let extra = await forEachBounded(others, limit: limits.maxParallel) { vm -> SnapshotTree? in
-            guard await hv.vmExists(vm) else { return nil }
-            return try await withDeadline(limits.query, onTimeout: {
-                LabError(.timeout, "reading the snapshots of \(vm.path) did not finish within \(limits.query)", location: vm.path)
-            }) { try await hv.snapshots(vm) }
-        }
-        for r in extra {
+        for r in await readTrees(others) {
             if case .success(let t?) = r { used.formUnion(t.snapshots.map(\.name)) }
         }
         var n = 1
@@ -239,11 +231,11 @@ public struct LabSnapshots: Sendable {
     @discardableResult
     public func restore(name: String, selection: NodeSelection = .all) async throws -> SnapshotRestoreOutcome {
         guard let manifest = try store.load(name) else {
-            throw LabError(.notFound, "no lab snapshot named \(name)", location: store.path(for: name),
+            throw LabError(.notFound, "no lab snapshot named \(name)", location: .file(store.path(for: name)),
                            hint: "`labctl snapshot list` shows the lab's snapshots")
         }
         guard manifest.status == .complete else {
-            throw LabError(.conflict, "lab snapshot \(name) is \(manifest.status.rawValue), not complete", location: store.path(for: name),
+            throw LabError(.conflict, "lab snapshot \(name) is \(manifest.status.rawValue), not complete", location: .file(store.path(for: name)),
                            hint: manifest.status == .pending
                                ? "its save was interrupted; `labctl snapshot save \(name)` takes it again, `labctl snapshot delete \(name)` removes it"
                                : "its delete was interrupted; `labctl snapshot delete \(name)` finishes it")
@@ -253,7 +245,7 @@ public struct LabSnapshots: Sendable {
         guard lacking.isEmpty else {
             let has = manifest.nodeNames.filter { machines.machine($0) != nil }
             throw LabError(.conflict, "lab snapshot \(name) has no snapshot of \(lacking.joined(separator: ", "))",
-                           location: store.path(for: name),
+                           location: .file(store.path(for: name)),
                            hint: has.isEmpty ? "none of this lab's nodes are in it"
                                              : "restore the nodes it has: `labctl snapshot restore \(name) --nodes \(has.joined(separator: ","))`")
         }
@@ -268,7 +260,7 @@ public struct LabSnapshots: Sendable {
         }
         guard missing.isEmpty else {
             throw LabError(.notFound, "the VMware snapshot of lab snapshot \(name) is gone on \(missing.joined(separator: ", "))",
-                           location: store.path(for: name),
+                           location: .file(store.path(for: name)),
                            hint: "it was deleted outside labctl; `labctl snapshot delete \(name)` forgets this lab snapshot")
         }
 
@@ -314,12 +306,12 @@ public struct LabSnapshots: Sendable {
                 do {
                     let session = try await withDeadline(limits.ssh, onTimeout: {
                         LabError(.timeout, "\(m.node) did not answer SSH on \(m.endpoint.host):\(m.endpoint.port) within \(limits.ssh) after the restore",
-                                 location: "node \(m.node)", hint: Self.logHint(m))
+                                 location: .node(m.node), hint: Self.logHint(m))
                     }) { try await connector.connect(m.endpoint, deadline: limits.ssh) }
                     await session.close()
                 } catch let e as LabError where e.code != .timeout && e.code != .security {
-                    throw LabError(e.code, "\(m.node) did not come back after the restore: \(e.message)", location: "node \(m.node)",
-                                   hint: Self.logHint(m), cause: e.cause)
+                    throw LabError(e.code, "\(m.node) did not come back after the restore: \(e.message)", location: .node(m.node),
+                                   hint: Self.logHint(m), cause: e.cause, detail: e.detail)
                 }
             }
             progress(m.node, "restored")
@@ -356,18 +348,18 @@ public struct LabSnapshots: Sendable {
                 let hv = hypervisor
                 let limits = self.limits
                 let tree = try await withDeadline(limits.query, onTimeout: {
-                    LabError(.timeout, "reading the base VM's snapshots did not finish within \(limits.query)", location: base.path)
+                    LabError(.timeout, "reading the base VM's snapshots did not finish within \(limits.query)", location: .file(base.path))
                 }) { try await hv.snapshots(base) }
                 if let snap = tree.named(name).first {
                     let clones = tree.named(name).flatMap { tree.clones[$0.uid] ?? [] }
                     throw LabError(.conflict, clones.isEmpty
                                    ? "\(name) is a snapshot of the base VM, not a lab snapshot; labctl does not delete it"
                                    : "\(name) is the base VM's snapshot (uid \(snap.uid)) that linked clones depend on: \(clones.joined(separator: ", "))",
-                                   location: base.path,
+                                   location: .file(base.path),
                                    hint: clones.isEmpty ? "delete it in VMware if you must" : "deleting it would break those VMs; `labctl destroy` them first")
                 }
             }
-            throw LabError(.notFound, "no lab snapshot named \(name)", location: store.path(for: name),
+            throw LabError(.notFound, "no lab snapshot named \(name)", location: .file(store.path(for: name)),
                            hint: "`labctl snapshot list` shows the lab's snapshots")
         }
         try await delete(manifest, checkClones: true)
@@ -383,7 +375,7 @@ public struct LabSnapshots: Sendable {
             }
             if !clones.isEmpty {
                 throw LabError(.conflict, "lab snapshot \(manifest.name) cannot be deleted: linked clones depend on it: \(clones.joined(separator: ", "))",
-                               location: store.path(for: manifest.name),
+                               location: .file(store.path(for: manifest.name)),
                                hint: "delete those clones first; labctl never breaks a linked clone")
             }
         }
@@ -413,14 +405,14 @@ public struct LabSnapshots: Sendable {
                 let named = tree.named(record.snapshotName)
                 guard named.count <= 1 else {
                     throw LabError(.conflict, "\(record.node) has \(named.count) VMware snapshots named \(record.snapshotName) (uids \(named.map { String($0.uid) }.joined(separator: ", ")))",
-                                   location: vm.path, hint: "delete the extra ones in VMware, then re-run")
+                                   location: .file(vm.path), hint: "delete the extra ones in VMware, then re-run")
                 }
                 uid = named.first?.uid
             }
             guard let uid else { return }
             if let clones = tree.clones[uid], !clones.isEmpty {
                 throw LabError(.conflict, "snapshot \(record.snapshotName) of \(record.node) has linked clones: \(clones.joined(separator: ", "))",
-                               location: vm.path, hint: "delete those clones first")
+                               location: .file(vm.path), hint: "delete those clones first")
             }
             progress(record.node, "deleting snapshot \(record.snapshotName) (uid \(uid))")
             try await withDeadline(limits.snapshot, onTimeout: {
@@ -461,7 +453,7 @@ public struct LabSnapshots: Sendable {
         let limits = self.limits
         let results = await forEachBounded(targets, limit: limits.maxParallel) { m -> Observed in
             guard await hv.vmExists(m.vm) else {
-                throw LabError(.notFound, "\(m.node) has no VM at \(m.vm.path)", location: "node \(m.node)",
+                throw LabError(.notFound, "\(m.node) has no VM at \(m.vm.path)", location: .node(m.node),
                                hint: "`labctl up` creates it")
             }
             return try await withDeadline(limits.query, onTimeout: {
@@ -484,15 +476,20 @@ public struct LabSnapshots: Sendable {
 
     /// Trees of VMs that may be gone (nil).
     func observeExisting(_ vms: [VMReference]) async throws -> [SnapshotTree?] {
+        try await readTrees(vms).map { try $0.get() }
+    }
+
+    /// The snapshot trees of `vms`, read in parallel (bounded), each within the query deadline;
+    /// nil for a VM that does not exist.
+    private func readTrees(_ vms: [VMReference]) async -> [Result<SnapshotTree?, Error>] {
         let hv = hypervisor
         let limits = self.limits
-        let results = await forEachBounded(vms, limit: limits.maxParallel) { vm -> SnapshotTree? in
+        return await forEachBounded(vms, limit: limits.maxParallel) { vm -> SnapshotTree? in
             guard await hv.vmExists(vm) else { return nil }
             return try await withDeadline(limits.query, onTimeout: {
-                LabError(.timeout, "reading the snapshots of \(vm.path) did not finish within \(limits.query)", location: vm.path)
+                LabError(.timeout, "reading the snapshots of \(vm.path) did not finish within \(limits.query)", location: .file(vm.path))
             }) { try await hv.snapshots(vm) }
         }
-        return try results.map { try $0.get() }
     }
 
     /// A complete snapshot still describes this lab: the same nodes, every VMware snapshot there,
@@ -515,12 +512,12 @@ public struct LabSnapshots: Sendable {
 
     static func combine(_ failures: [(String, LabError)], what: String, hint: String?) -> LabError {
         if failures.count == 1, let (node, e) = failures.first {
-            return LabError(e.code, "\(what): \(node): \(e.message)", location: e.location ?? "node \(node)",
-                            hint: e.hint.map { h in hint.map { "\(h); \($0)" } ?? h } ?? hint, cause: e.cause)
+            return LabError(e.code, "\(what): \(node): \(e.message)", location: e.location ?? .node(node),
+                            hint: e.hint.map { h in hint.map { "\(h); \($0)" } ?? h } ?? hint, cause: e.cause, detail: e.detail)
         }
         let code = failures.first?.1.code ?? .internalError
         let detail = failures.map { "\($0.0): \($0.1.message)" + ($0.1.hint.map { " (\($0))" } ?? "") }.joined(separator: "; ")
-        return LabError(code, "\(what): \(detail)", location: "nodes \(failures.map(\.0).joined(separator: ", "))", hint: hint)
+        return LabError(code, "\(what): \(detail)", location: .other("nodes \(failures.map(\.0).joined(separator: ", "))"), hint: hint)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -26,17 +26,17 @@ public enum LabLoader {
         let url = URL(fileURLWithPath: expandTilde(path))
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw LabError(.notFound, "the lab file does not exist", location: path,
+            throw LabError(.notFound, "the lab file does not exist", location: .file(path),
                            hint: "pass the path of your lab.json (labctl validate FILE, or --lab FILE); the repository's lab.json is an example")
         }
         if isDirectory.boolValue {
-            throw LabError(.invalidInput, "the lab file is a directory, not a file", location: path,
+            throw LabError(.invalidInput, "the lab file is a directory, not a file", location: .file(path),
                            hint: "pass the lab.json inside it, like \((path as NSString).appendingPathComponent("lab.json"))")
         }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw LabError(.invalidInput, "cannot read the lab file", location: path,
-                           hint: "check the file's permissions (it must be readable by \(NSUserName()))", cause: error.localizedDescription)
+            throw LabError(.invalidInput, "cannot read the lab file", location: .file(path),
+                           hint: "check the file's permissions (it must be readable by \(NSUserName()))", cause: error)
         }
         let result = try check(data, source: path)
         return LoadedLab(lab: result.lab, file: url.standardizedFileURL.path, warnings: result.warnings)
@@ -53,7 +53,7 @@ public enum LabLoader {
         let root: JSONNode
         do { root = try PositionedJSONParser.parse(data) } catch {
             throw LabError(.invalidInput, "malformed JSON: \(error.message)",
-                           location: "\(source):\(error.position.line):\(error.position.column)",
+                           location: .file(source, line: error.position.line, column: error.position.column),
                            hint: "fix the JSON syntax at that position (an editor with the schema from `labctl schema` helps)")
         }
         var decoder = LabDecoder()
@@ -76,12 +76,12 @@ public enum LabLoader {
     }
 
     /// `lab.json: clusters[0].nodes[1].address (line 12, column 45)`.
-    static func location(_ source: String, _ p: LabProblem, _ positions: [String: SourcePosition]) -> String {
+    static func location(_ source: String, _ p: LabProblem, _ positions: [String: SourcePosition]) -> Location {
         let target = p.path.isEmpty ? "top level" : p.path
         if let pos = p.position ?? positions[p.path] {
-            return "\(source): \(target) (line \(pos.line), column \(pos.column))"
+            return .lab(target, file: source, position: pos)
         }
-        return "\(source): \(target) (default value, not in the file)"
+        return .lab("\(target) (default value, not in the file)", file: source)
     }
 
     static func expandTilde(_ path: String) -> String {

@@ -105,20 +105,32 @@ public enum LabValidator {
                 if !isValidHostname(n.name) {
                     r.error("\(np).name", "node name \"\(n.name)\" is not a valid hostname", hint: hostnameHint)
                 }
-                if n.cpus < 1 {
-                    r.error("\(np).cpus", "node \(n.name) needs at least 1 CPU, found \(n.cpus)", hint: "kubeadm wants 2 CPUs; the default is 2")
-                }
-                if n.memoryMiB < 1024 {
-                    r.error("\(np).memoryMiB", "node \(n.name) needs at least 1024 MiB of memory, found \(n.memoryMiB)", hint: "the default is 4096")
-                } else if n.memoryMiB % 4 != 0 {
-                    // VMware requires memsize to be a multiple of 4 MB (libvirt src/vmx/vmx.c; docs/vmware-facts.md, "VMX keys").
-                    r.error("\(np).memoryMiB", "memory \(n.memoryMiB) MiB of node \(n.name) is not a multiple of 4, which VMware requires",
-                            hint: "use \(n.memoryMiB / 4 * 4) or \(n.memoryMiB / 4 * 4 + 4)")
+                for p in n.sizeProblems {
+                    r.error("\(np).\(p.key)", p.message, hint: p.hint)
                 }
                 if n.template.trimmingCharacters(in: .whitespaces).isEmpty {
                     r.error("\(np).template", "template of node \(n.name) must not be empty")
                 }
             }
         }
+    }
+}
+
+extension NodeSpec {
+    /// What is wrong with the node's CPUs and memory, checked here only: lab.json's validation and
+    /// the vmx-template renderer both ask. `key` is the node's lab.json key.
+    public var sizeProblems: [(key: String, message: String, hint: String)] {
+        var problems: [(key: String, message: String, hint: String)] = []
+        if cpus < 1 {
+            problems.append(("cpus", "node \(name) needs at least 1 CPU, found \(cpus)", "kubeadm wants 2 CPUs; the default is 2"))
+        }
+        if memoryMiB < 1024 {
+            problems.append(("memoryMiB", "node \(name) needs at least 1024 MiB of memory, found \(memoryMiB)", "the default is 4096"))
+        } else if memoryMiB % 4 != 0 {
+            // VMware's memsize must be a multiple of 4 MB (libvirt src/vmx/vmx.c; docs/vmware-driver.md, "VMX files: character sets and edits").
+            problems.append(("memoryMiB", "memory \(memoryMiB) MiB of node \(name) is not a multiple of 4, which VMware requires",
+                             "use \(memoryMiB / 4 * 4) or \(memoryMiB / 4 * 4 + 4)"))
+        }
+        return problems
     }
 }

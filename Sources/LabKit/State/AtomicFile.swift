@@ -51,8 +51,8 @@ public enum AtomicFile {
 
     private static func failure(_ what: String, _ path: String) -> LabError {
         let reason = String(cString: strerror(errno))
-        return LabError(.internalError, "cannot \(what) \(path)", location: path,
-                        hint: "check that the lab's state directory is writable", cause: reason)
+        return LabError(.internalError, "cannot \(what) \(path)", location: .file(path),
+                        hint: "check that the lab's state directory is writable", detail: reason)
     }
 }
 

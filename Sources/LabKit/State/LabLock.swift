@@ -40,18 +40,18 @@ public final class LabLock: @unchecked Sendable {
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw LabError(.internalError, "cannot open the lab lock", location: path,
-                           hint: "check that the lab's state directory is writable", cause: String(cString: strerror(errno)))
+            throw LabError(.internalError, "cannot open the lab lock", location: .file(path),
+                           hint: "check that the lab's state directory is writable", cause: POSIXError.current())
         }
         let previous = readPID(fd)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
             close(fd)
             guard err == EWOULDBLOCK || err == EAGAIN else {
-                throw LabError(.internalError, "cannot lock the lab", location: path, cause: String(cString: strerror(err)))
+                throw LabError(.internalError, "cannot lock the lab", location: .file(path), cause: POSIXError.current(err))
             }
             let holder = previous.map { "PID \($0)" } ?? "another process"
-            throw LabError(.conflict, "another labctl (\(holder)) is working on this lab", location: path,
+            throw LabError(.conflict, "another labctl (\(holder)) is working on this lab", location: .file(path),
                            hint: previous.map { "wait for it to finish, or stop it with `kill \($0)`; labctl up resumes where it stopped" }
                                ?? "wait for it to finish")
         }

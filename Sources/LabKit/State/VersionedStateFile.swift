@@ -19,11 +19,11 @@ extension VersionedStateFile {
         do {
             decoded = try JournalState.decoder().decode(Self.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw LabError(.invalidInput, "cannot read \(fileDescription)", location: path, hint: unreadableHint, cause: "\(error)")
+            throw LabError(.invalidInput, "cannot read \(fileDescription)", location: .file(path), hint: unreadableHint, cause: error)
         }
         guard decoded.version == formatVersion else {
             throw LabError(.unsupported, "\(fileDescription) has format version \(decoded.version); this labctl reads \(formatVersion)",
-                           location: path, hint: "use the labctl that wrote it, or move the file away")
+                           location: .file(path), hint: "use the labctl that wrote it, or move the file away")
         }
         return decoded
     }

@@ -81,18 +81,20 @@ public enum BaseStages {
     /// `force`, the checkpoints are deleted first (snapshot#2 before its parent) and every stage runs
     /// again, refused while a linked clone depends on them (deleting the snapshot would break the clone).
     public static func start(_ s: LabServices, force: Bool) async throws -> Start {
-        guard FileManager.default.fileExists(atPath: s.baseVM.path) else { return .run(.all) }
+        guard await s.hypervisor.vmExists(s.baseVM) else { return .run(.all) }
         let tree = try await s.hypervisor.snapshots(s.baseVM)
         let present = [s.lab.base.workerCheckpoint, s.lab.base.controlPlaneCheckpoint].compactMap { name -> (name: String, snapshots: [SnapshotInfo])? in
             let found = tree.named(name)
             return found.isEmpty ? nil : (name, found)
         }
         guard force else { return present.count == 2 ? .nothingToDo(present.map(\.name)) : .run(.all) }
-        let clones = Set(present.flatMap { $0.snapshots.flatMap { tree.clones[$0.uid] ?? [] } })
-            .filter { FileManager.default.fileExists(atPath: $0) }.sorted()
+        var clones: [String] = []
+        for path in Set(present.flatMap { $0.snapshots.flatMap { tree.clones[$0.uid] ?? [] } }).sorted() {
+            if await s.hypervisor.vmExists(VMReference(path: path)) { clones.append(path) }
+        }
         if !clones.isEmpty {
             throw LabError(.conflict, "linked clones depend on the base's checkpoints: \(clones.joined(separator: ", "))",
-                           location: s.baseVM.path,
+                           location: .file(s.baseVM.path),
                            hint: "delete those VMs first (labctl destroy), or keep the checkpoints and run without --force")
         }
         for checkpoint in present.reversed() {
@@ -126,12 +128,12 @@ struct BaseOperations: Sendable {
 
     /// Scripts before a checkpoint are done once the checkpoint exists; otherwise the journal decides.
     func probeBefore(_ checkpoint: String) async -> ProbeResult {
-        guard FileManager.default.fileExists(atPath: base.path), let tree = try? await hv.snapshots(base) else { return .unknown }
+        guard await hv.vmExists(base), let tree = try? await hv.snapshots(base) else { return .unknown }
         return tree.named(checkpoint).isEmpty ? .unknown : .done
     }
 
     func checkpointProbe(_ checkpoint: String) async -> ProbeResult {
-        guard FileManager.default.fileExists(atPath: base.path) else { return .notDone }
+        guard await hv.vmExists(base) else { return .notDone }
         guard let tree = try? await hv.snapshots(base) else { return .unknown }
         return tree.named(checkpoint).isEmpty ? .notDone : .done
     }
@@ -141,8 +143,8 @@ struct BaseOperations: Sendable {
     /// Powers the base on if needed and finds its address: `--address`, its lab.json address if it
     /// answers there, else the address VMware Tools or the NAT leases report for it.
     func locate(_ ctx: StageContext) async throws -> String {
-        guard FileManager.default.fileExists(atPath: base.path) else {
-            throw LabError(.notFound, "the base VM's configuration file does not exist", location: "lab.json: base.vmx (\(base.path))",
+        guard await hv.vmExists(base) else {
+            throw LabError(.notFound, "the base VM's configuration file does not exist", location: .lab("base.vmx (\(base.path))"),
                            hint: "install Ubuntu \(services.scripts.profile.os.ubuntuVersion) in a VM (seed 2.1) and set base.vmx to its .vmx file")
         }
         if try await hv.powerState(base) != .on {
@@ -156,12 +158,12 @@ struct BaseOperations: Sendable {
         var lastError: Error?
         while ContinuousClock.now < deadline {
             try Task.checkCancellation()
-            if let a = lab.base.address, await TCPProbe.isOpen(host: a.description, port: lab.ssh.port, timeout: .seconds(2)) {
+            if let a = lab.base.address, await services.portProbe.isOpen(host: a.description, port: lab.ssh.port, timeout: .seconds(2)) {
                 return a.description
             }
             do {
                 if let ip = try await hv.guestIPAddress(base, wait: false, subnet: lab.network.subnet),
-                   await TCPProbe.isOpen(host: ip.description, port: lab.ssh.port, timeout: .seconds(2)) {
+                   await services.portProbe.isOpen(host: ip.description, port: lab.ssh.port, timeout: .seconds(2)) {
                     return ip.description
                 }
             } catch let e as LabError where e.code != .invalidInput {
@@ -169,9 +171,9 @@ struct BaseOperations: Sendable {
             }
             try await Task.sleep(for: .seconds(1))
         }
-        throw LabError(.timeout, "the base VM did not answer SSH within \(t.firstContact)", location: base.path,
+        throw LabError(.timeout, "the base VM did not answer SSH within \(t.firstContact)", location: .file(base.path),
                        hint: "check that it runs sshd on port \(lab.ssh.port) on \(lab.network.vmnet); or give its address: labctl base prepare --address IP",
-                       cause: lastError.map { "\($0)" })
+                       cause: lastError)
     }
 
     /// The base's session, connecting (and finding the base) when there is none.
@@ -204,9 +206,9 @@ struct BaseOperations: Sendable {
             await address.set(nil)
             ctx.waiting(for: "SSH on the base's address \(a)", hint: "the base applies its static address (seed 2.5)")
             let deadline = ContinuousClock.now + services.timeouts.firstContact
-            while !(await TCPProbe.isOpen(host: a.description, port: lab.ssh.port, timeout: .seconds(2))) {
+            while !(await services.portProbe.isOpen(host: a.description, port: lab.ssh.port, timeout: .seconds(2))) {
                 guard ContinuousClock.now < deadline else {
-                    throw LabError(.timeout, "the base did not come back on its address \(a) after base-network", location: base.path,
+                    throw LabError(.timeout, "the base did not come back on its address \(a) after base-network", location: .file(base.path),
                                    hint: "check /etc/netplan in the base (VM console), then re-run labctl base prepare")
                 }
                 try await Task.sleep(for: .seconds(1))
@@ -253,7 +255,7 @@ struct BaseOperations: Sendable {
             return
         }
         if existing.count > 1 {
-            throw LabError(.conflict, "the base VM has \(existing.count) snapshots named \"\(checkpoint)\"", location: base.path,
+            throw LabError(.conflict, "the base VM has \(existing.count) snapshots named \"\(checkpoint)\"", location: .file(base.path),
                            hint: "delete the extra ones in the VMware snapshot manager (labctl never deletes snapshots by itself)")
         }
         await services.sessions.drop(node: name)

@@ -15,14 +15,14 @@ struct KubernetesOperations: Sendable {
 
     func cluster(named name: String) throws -> ClusterSpec {
         guard let c = lab.clusters.first(where: { $0.name == name }) else {
-            throw LabError(.internalError, "no cluster named \(name) in the lab", location: "lab.json: clusters")
+            throw LabError(.internalError, "no cluster named \(name) in the lab", location: .lab("clusters"))
         }
         return c
     }
 
     func controlPlane(of cluster: ClusterSpec) throws -> NodeSpec {
         guard let cp = cluster.controlPlane else {
-            throw LabError(.invalidInput, "cluster \(cluster.name) has no control-plane node", location: "lab.json: clusters[\(cluster.name)]",
+            throw LabError(.invalidInput, "cluster \(cluster.name) has no control-plane node", location: .lab("clusters[\(cluster.name)]"),
                            hint: "give one node of the cluster \"role\": \"control-plane\"")
         }
         return cp
@@ -34,7 +34,7 @@ struct KubernetesOperations: Sendable {
         case .cluster(let name): return try cluster(named: name)
         case .node(let node):
             guard let name = ctx.topology.cluster(ofNode: node) else {
-                throw LabError(.internalError, "node \(node) belongs to no cluster", location: "lab.json: clusters")
+                throw LabError(.internalError, "node \(node) belongs to no cluster", location: .lab("clusters"))
             }
             return try cluster(named: name)
         case .lab: throw LabError(.internalError, "a lab-scope stage has no cluster")
@@ -44,7 +44,7 @@ struct KubernetesOperations: Sendable {
     /// Runs a read-only shell line as root on a node for a probe; nil when it cannot tell.
     func probe(_ node: String, _ shell: String) async -> CommandResult? {
         guard let n = lab.node(named: node),
-              await TCPProbe.isOpen(host: await services.sessions.host(of: n.name), port: lab.ssh.port, timeout: .seconds(2)) else { return nil }
+              await services.portProbe.isOpen(host: await services.sessions.host(of: n.name), port: lab.ssh.port, timeout: .seconds(2)) else { return nil }
         do {
             let session = try await services.sessions.session(for: node, deadline: .seconds(15))
             return try await session.run(Command(["/bin/sh", "-c", shell], deadline: Self.probeDeadline, sudo: true))
@@ -88,7 +88,7 @@ struct KubernetesOperations: Sendable {
         logResults(out, ctx)
         if let name = out["cluster.name"], !name.isEmpty, name != c.name {
             throw LabError(.conflict, "the control plane's cluster is named '\(name)', lab.json says '\(c.name)'",
-                           location: "node \(ctx.scope.name): /etc/kubernetes/admin.conf",
+                           location: .node(ctx.scope.name, path: "/etc/kubernetes/admin.conf"),
                            hint: "this node ran kubeadm init with another configuration; rebuild the cluster: labctl rebuild \(c.name)")
         }
     }
@@ -113,13 +113,13 @@ struct KubernetesOperations: Sendable {
             // Never show stdout here: on success it would be the secret.
             let err = r.stderrText.split(separator: "\n").suffix(5).joined(separator: "\n")
             throw LabError(.commandFailed, "join-command failed on \(joinScript.host) (exit \(r.exitStatus))",
-                           location: "node \(joinScript.host)", hint: "see labctl logs \(joinScript.host); re-run labctl up",
-                           cause: err)
+                           location: .node(joinScript.host), hint: "see labctl logs \(joinScript.host); re-run labctl up",
+                           detail: err)
         }
         let line = r.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .first { $0.hasPrefix("kubeadm join ") } ?? ""
         guard !line.isEmpty else {
-            throw LabError(.commandFailed, "join-command printed no 'kubeadm join' line on \(joinScript.host)", location: "node \(joinScript.host)",
+            throw LabError(.commandFailed, "join-command printed no 'kubeadm join' line on \(joinScript.host)", location: .node(joinScript.host),
                            hint: "run `sudo kubeadm token create --print-join-command` on \(joinScript.host) to see why")
         }
         ctx.log("join command created on \(joinScript.host) (a 30-minute token; not logged)")
@@ -221,7 +221,7 @@ struct KubernetesOperations: Sendable {
         guard let mesh = scripts.meshNode else { return .unknown }
         let path = "$HOME/\(StageScripts.meshKubeconfigPath)"
         do {
-            guard await TCPProbe.isOpen(host: await services.sessions.host(of: mesh.name), port: lab.ssh.port, timeout: .seconds(2)) else { return .unknown }
+            guard await services.portProbe.isOpen(host: await services.sessions.host(of: mesh.name), port: lab.ssh.port, timeout: .seconds(2)) else { return .unknown }
             let session = try await services.sessions.session(for: mesh.name, deadline: .seconds(15))
             // The file holds a client key: compared here, never logged.
             var cat = Command(["/bin/sh", "-c", "cat \"\(path)\""], deadline: Self.probeDeadline)
@@ -242,8 +242,8 @@ struct KubernetesOperations: Sendable {
             let r = try await session.run(try script.command())
             guard r.succeeded, !r.stdout.isEmpty else {
                 throw LabError(.commandFailed, "cannot read /etc/kubernetes/admin.conf on \(script.host) (exit \(r.exitStatus))",
-                               location: "node \(script.host)", hint: "cluster.init must have run there: labctl up --from \(KubernetesStages.ID.initControlPlane)",
-                               cause: r.stderrText.split(separator: "\n").suffix(3).joined(separator: "\n"))
+                               location: .node(script.host), hint: "cluster.init must have run there: labctl up --from \(KubernetesStages.ID.initControlPlane)",
+                               detail: r.stderrText.split(separator: "\n").suffix(3).joined(separator: "\n"))
             }
             adminConfs[c.name] = r.stdoutText
             ctx.log("fetched \(c.name)'s admin kubeconfig from \(script.host) (not logged)")

@@ -17,7 +17,7 @@ struct MeshOperations: Sendable {
 
     func meshNode() throws -> NodeSpec {
         guard let node = scripts.meshNode else {
-            throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: "lab.json: clusters",
+            throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: .lab("clusters"),
                            hint: "give the first cluster a node with \"role\": \"control-plane\"")
         }
         return node
@@ -25,7 +25,7 @@ struct MeshOperations: Sendable {
 
     func cluster(_ ctx: StageContext) throws -> ClusterSpec {
         guard case .cluster(let name) = ctx.scope, let c = lab.cluster(named: name) else {
-            throw LabError(.internalError, "\(ctx.instance) is not a cluster instance of this lab", location: "lab.json: clusters")
+            throw LabError(.internalError, "\(ctx.instance) is not a cluster instance of this lab", location: .lab("clusters"))
         }
         return c
     }
@@ -38,7 +38,7 @@ struct MeshOperations: Sendable {
     /// Runs a read-only shell line on the mesh node as the lab user; nil when it cannot tell.
     func probe(_ line: String) async -> CommandResult? {
         guard let node = try? meshNode(),
-              await TCPProbe.isOpen(host: await services.sessions.host(of: node.name), port: lab.ssh.port, timeout: .seconds(2))
+              await services.portProbe.isOpen(host: await services.sessions.host(of: node.name), port: lab.ssh.port, timeout: .seconds(2))
         else { return nil }
         do {
             let session = try await services.sessions.session(for: node.name, deadline: .seconds(15))
@@ -55,9 +55,9 @@ struct MeshOperations: Sendable {
         let session = try await services.sessions.session(for: node.name)
         let r = try await session.run(Command(["/bin/sh", "-c", Self.meshShell(line)], deadline: Self.probeDeadline))
         guard r.succeeded else {
-            throw LabError(.commandFailed, "could not read \(what) (exit \(r.exitStatus))", location: "node \(node.name): \(line)",
+            throw LabError(.commandFailed, "could not read \(what) (exit \(r.exitStatus))", location: .node(node.name, path: "\(line)"),
                            hint: "check the merged kubeconfig on \(node.name) (~/\(StageScripts.meshKubeconfigPath)); re-run labctl up",
-                           cause: r.stderrText.split(separator: "\n").suffix(3).joined(separator: "\n"))
+                           detail: r.stderrText.split(separator: "\n").suffix(3).joined(separator: "\n"))
         }
         return r.stdoutText
     }
@@ -131,7 +131,7 @@ struct MeshOperations: Sendable {
         ctx.log("cacerts secret in context \(c.name): \(out["cacerts.\(c.name)"] ?? "?"); istio-system network label: \(network)")
         guard network == c.network else {
             throw LabError(.commandFailed, "istio-system in \(c.name) is labelled with network '\(network)', expected '\(c.network)'",
-                           location: "lab.json: clusters[\(c.name)].network", hint: "re-run labctl up --from \(MeshStages.ID.caCerts)@\(c.name)")
+                           location: .lab("clusters[\(c.name)].network"), hint: "re-run labctl up --from \(MeshStages.ID.caCerts)@\(c.name)")
         }
     }
 
@@ -149,7 +149,7 @@ struct MeshOperations: Sendable {
             let parts = out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             func pem(_ i: Int, _ file: String) throws -> String {
                 guard i < parts.count, let data = Data(base64Encoded: parts[i]), !data.isEmpty else {
-                    throw LabError(.notFound, "\(c.name)'s cacerts secret has no \(file)", location: "context \(c.name): istio-system/cacerts",
+                    throw LabError(.notFound, "\(c.name)'s cacerts secret has no \(file)", location: .other("context \(c.name): istio-system/cacerts"),
                                    hint: "re-run labctl up --from \(MeshStages.ID.caCerts)@\(c.name)")
                 }
                 return String(decoding: data, as: UTF8.self)
@@ -183,7 +183,7 @@ struct MeshOperations: Sendable {
         ctx.log("istiod in context \(c.name): CLUSTER_ID=\(id), network=\(network), install \(out["istio.\(c.name).install"] ?? "?")")
         guard id == c.name, network == c.network else {
             throw LabError(.commandFailed, "istiod in context \(c.name) reports CLUSTER_ID=\(id) and network=\(network)",
-                           location: "lab.json: clusters[\(c.name)]", hint: "expected \(c.name) and \(c.network); see labctl logs \(scripts.meshNode?.name ?? "")")
+                           location: .lab("clusters[\(c.name)]"), hint: "expected \(c.name) and \(c.network); see labctl logs \(scripts.meshNode?.name ?? "")")
         }
     }
 
@@ -206,7 +206,7 @@ struct MeshOperations: Sendable {
         ctx.log("istio-eastwestgateway in \(c.name): \(out["eastwest.\(c.name).install"] ?? "?"), external address \(ip)")
         guard let address = IPv4Address(ip), c.metallb.contains(where: { $0.contains(address) }) else {
             throw LabError(.commandFailed, "istio-eastwestgateway in \(c.name) got '\(ip)', outside the cluster's MetalLB pool",
-                           location: "lab.json: clusters[\(c.name)].metallb",
+                           location: .lab("clusters[\(c.name)].metallb"),
                            hint: "MetalLB should assign from \(c.metallb.map(\.description).joined(separator: ", ")); check kubectl --context=\(c.name) -n metallb-system get pods and the pool")
         }
     }
@@ -248,7 +248,7 @@ struct MeshOperations: Sendable {
             for other in lab.clusters where other.name != c.name {
                 guard out["remoteSecret.\(c.name).in.\(other.name)"] == "applied" else {
                     throw LabError(.commandFailed, "the remote secret of \(c.name) was not applied in \(other.name)",
-                                   location: "context \(other.name)", hint: "see labctl logs \(scripts.meshNode?.name ?? "")")
+                                   location: .other("context \(other.name)"), hint: "see labctl logs \(scripts.meshNode?.name ?? "")")
                 }
                 ctx.log("remote secret of \(c.name) (server \(c.controlPlane.map { "https://\($0.address):6443" } ?? "?")) applied in \(other.name)")
             }

@@ -73,7 +73,7 @@ public struct MeshVerifyResult: Sendable, Hashable, Codable {
     public var error: LabError {
         let message = failure.map { "the mesh check from \(cluster) failed: \($0)" }
             ?? "from \(cluster), \(missing.joined(separator: ", ")) never answered in \(tries) tries"
-        return LabError(.commandFailed, message, location: "context \(cluster), namespace sample",
+        return LabError(.commandFailed, message, location: .other("context \(cluster), namespace sample"),
                         hint: "check both remote secrets and east-west gateways (istioctl --context=\(cluster) proxy-config endpoint <client pod>.sample | grep helloworld); re-run with labctl verify")
     }
 }
@@ -89,7 +89,7 @@ public struct MeshVerifier: Sendable {
     public func run(log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> [MeshVerifyResult] {
         let scripts = services.scripts
         guard let mesh = scripts.meshNode else {
-            throw LabError(.invalidInput, "the lab has no control plane to run the mesh check on", location: "lab.json: clusters")
+            throw LabError(.invalidInput, "the lab has no control plane to run the mesh check on", location: .lab("clusters"))
         }
         let expected = StageScripts.helloworldVersions(count: services.lab.clusters.count)
         var results: [MeshVerifyResult] = []

@@ -22,14 +22,14 @@ struct NodeOperations: Sendable {
 
     private func checkBase() async throws -> [String] {
         let base = services.baseVM
-        guard FileManager.default.fileExists(atPath: base.path) else {
-            throw LabError(.notFound, "the base VM's configuration file does not exist", location: "lab.json: base.vmx (\(base.path))",
+        guard await hv.vmExists(base) else {
+            throw LabError(.notFound, "the base VM's configuration file does not exist", location: .lab("base.vmx (\(base.path))"),
                            hint: "prepare the base VM (seed sections 2-6) and set base.vmx to its .vmx file")
         }
         let power = try await hv.powerState(base)
         guard power == .off else {
             throw LabError(.conflict, "the base VM is \(power == .on ? "running" : "suspended"); nodes are cloned from it powered off",
-                           location: base.path, hint: "shut the base VM down (vmrun -T ws stop \"\(base.path)\" soft), then re-run labctl up")
+                           location: .file(base.path), hint: "shut the base VM down\(hv.manualCommandHint(.stop(.soft), on: base)), then re-run labctl up")
         }
         let tree = try await hv.snapshots(base)
         var needed: [(name: String, field: String)] = []
@@ -41,12 +41,12 @@ struct NodeOperations: Sendable {
         for (name, field) in needed where !lines.contains("checkpoint \(name): present once") {
             let found = tree.named(name)
             if found.isEmpty {
-                throw LabError(.notFound, "the base VM has no snapshot named \"\(name)\"", location: "lab.json: \(field)",
-                               hint: "take it on the base (seed 4.3 / 6.2), e.g. vmrun -T ws snapshot \"\(base.path)\" \"\(name)\", or name an existing snapshot in lab.json")
+                throw LabError(.notFound, "the base VM has no snapshot named \"\(name)\"", location: .lab(field),
+                               hint: "take it on the base (seed 4.3 / 6.2)\(hv.manualCommand(.snapshot(name: name), on: base).map { ", e.g. " + $0.map(shellQuote).joined(separator: " ") } ?? ""), or name an existing snapshot in lab.json")
             }
             if found.count > 1 {
                 throw LabError(.conflict, "the base VM has \(found.count) snapshots named \"\(name)\" (uids \(found.map { String($0.uid) }.joined(separator: ", ")))",
-                               location: "lab.json: \(field)",
+                               location: .lab(field),
                                hint: "VMware allows duplicate names; rename or delete the extra ones in the VMware snapshot manager")
             }
             lines.append("checkpoint \(name): present once")
@@ -59,14 +59,14 @@ struct NodeOperations: Sendable {
     func cloneProbe(_ ctx: StageContext) async -> ProbeResult {
         guard let node = try? services.node(ctx.scope.name) else { return .unknown }
         let vm = services.vm(node: node.name)
-        guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
+        guard await hv.vmExists(vm) else { return .notDone }
         do { return try await services.vmConfigurator.isConfigured(vm, node: node) ? .done : .notDone } catch { return .unknown }
     }
 
     func clone(_ ctx: StageContext) async throws {
         let node = try services.node(ctx.scope.name)
         let vm = services.vm(node: node.name)
-        let existed = FileManager.default.fileExists(atPath: vm.path)
+        let existed = await hv.vmExists(vm)
         if existed {
             ctx.log("VM exists already: \(vm.path)")
         } else {
@@ -82,8 +82,8 @@ struct NodeOperations: Sendable {
         if existed {
             let power = try await hv.powerState(vm)
             guard power == .off else {
-                throw LabError(.conflict, "the node's VM is \(power.rawValue) but its vmx-template is not applied", location: vm.path,
-                               hint: "stop the VM (vmrun -T ws stop \"\(vm.path)\" hard) and re-run labctl up")
+                throw LabError(.conflict, "the node's VM is \(power.rawValue) but its vmx-template is not applied", location: .file(vm.path),
+                               hint: "stop the VM\(hv.manualCommandHint(.stop(.hard), on: vm)) and re-run labctl up")
             }
             try await services.vmConfigurator.applyTemplate(to: vm, node: node)
         } else {
@@ -99,14 +99,14 @@ struct NodeOperations: Sendable {
     func startProbe(_ ctx: StageContext) async -> ProbeResult {
         guard let node = try? services.node(ctx.scope.name) else { return .unknown }
         let vm = services.vm(node: node.name)
-        guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
+        guard await hv.vmExists(vm) else { return .notDone }
         // A clone node.clone made in this process is off (vmrun clone does not power it on): no `vmrun list`.
         if await newClones.contains(node.name) { return .notDone }
         guard let power = try? await hv.powerState(vm) else { return .unknown }
         guard power == .on else { return .notDone }
         // With a static base, a node that is on but still on the base's address has not finished this stage.
         if lab.base.address != nil {
-            return await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) ? .done : .notDone
+            return await services.portProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) ? .done : .notDone
         }
         return .done
     }
@@ -116,7 +116,7 @@ struct NodeOperations: Sendable {
         let vm = services.vm(node: node.name)
         try await powerOn(vm, node: node.name, ctx)
         if let baseAddress = lab.base.address {
-            if await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) {
+            if await services.portProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) {
                 ctx.log("node answers at its own address \(node.address) already")
                 return
             }
@@ -162,8 +162,8 @@ struct NodeOperations: Sendable {
             try await Task.sleep(for: .seconds(1))
         }
         throw LabError(.timeout, "node \(node.name) got no address on \(lab.network.vmnet) within \(services.timeouts.firstContact)",
-                       location: "node \(node.name)", hint: "check the NAT network's DHCP service (labctl net show) and that the base VM uses DHCP on \(lab.base.interface); the VM's vmware.log is in \(vm.directory)",
-                       cause: lastError.map { "\($0)" })
+                       location: .node(node.name), hint: "check the NAT network's DHCP service (labctl net show) and that the base VM uses DHCP on \(lab.base.interface); the VM's vmware.log is in \(vm.directory)",
+                       cause: lastError)
     }
 
     /// Connects on the first-contact address (pinning the key it offers: labctl found this VM by
@@ -178,11 +178,11 @@ struct NodeOperations: Sendable {
                                                                         deadline: services.timeouts.connect).session
         } catch let e as LabError where e.code == .timeout || e.code == .connection {
             throw LabError(.timeout, "node \(node.name) did not answer SSH on \(host):\(lab.ssh.port) within \(services.timeouts.firstContact)",
-                           location: "node \(node.name)",
+                           location: .node(node.name),
                            hint: lab.base.address != nil
                                ? "the base's static address \(host) must be free (no other VM on it) and its sshd must accept the lab key (seed 2.2); see the VM's vmware.log"
                                : "the node's DHCP address \(host) did not answer; check that sshd runs in the base and accepts the lab key (seed 2.2)",
-                           cause: e.description)
+                           cause: e)
         }
         ctx.log("first contact on \(host)")
         let r = try await session.run(Command(["/bin/sh", "-c",
@@ -210,10 +210,10 @@ struct NodeOperations: Sendable {
         let end = ContinuousClock.now + deadline
         while ContinuousClock.now < end {
             try Task.checkCancellation()
-            if await TCPProbe.isOpen(host: host, port: lab.ssh.port, timeout: .seconds(1)) { return }
+            if await services.portProbe.isOpen(host: host, port: lab.ssh.port, timeout: .seconds(1)) { return }
             try await Task.sleep(for: .milliseconds(300))
         }
-        throw LabError(.timeout, "nothing answers on \(host):\(lab.ssh.port) within \(deadline)", location: "node \(node.name)")
+        throw LabError(.timeout, "nothing answers on \(host):\(lab.ssh.port) within \(deadline)", location: .node(node.name))
     }
 
     // MARK: node.identity (seed 7.1-7.4)
@@ -230,10 +230,10 @@ struct NodeOperations: Sendable {
         }
         // Local facts first: no packet goes to a node whose VM does not run.
         let vm = services.vm(node: node.name)
-        guard FileManager.default.fileExists(atPath: vm.path) else { return .notDone }
+        guard await hv.vmExists(vm) else { return .notDone }
         guard let power = try? await hv.powerState(vm) else { return .unknown }
         guard power == .on else { return .unknown }
-        guard await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) else { return .notDone }
+        guard await services.portProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) else { return .notDone }
         do {
             let session = try await services.sessions.reconnect(node: node.name, deadline: .seconds(15))
             let r = try await session.run(Command(["/bin/sh", "-c", Self.identityQuery], deadline: .seconds(15)))
@@ -257,7 +257,7 @@ struct NodeOperations: Sendable {
             // node.start made first contact at that address in this run (pinned, base facts recorded): go on from there
             // instead of finding the node and connecting again.
             ctx.log("continuing on the first-contact session at \(host)")
-        } else if await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) {
+        } else if await services.portProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) {
             do {
                 try await services.sessions.reconnect(node: node.name, deadline: services.timeouts.connect)
             } catch let e as LabError where e.code == .security {
@@ -295,9 +295,9 @@ struct NodeOperations: Sendable {
             ctx.log("pinned \(node.address): \(fp)")
         } catch let e as LabError where e.code == .timeout || e.code == .connection {
             throw LabError(.timeout, "node \(node.name) did not come back on its address \(node.address) after node-identity",
-                           location: "node \(node.name)",
+                           location: .node(node.name),
                            hint: "check /etc/netplan/01-labctl.yaml and `journalctl -u labctl-netplan-apply` in the guest (VM console); then re-run labctl up",
-                           cause: e.description)
+                           cause: e)
         }
     }
 
@@ -308,7 +308,7 @@ struct NodeOperations: Sendable {
         let facts = await services.facts.get(node.name)
         guard facts.machineId != nil else { return .notDone }
         guard (try? await hv.powerState(services.vm(node: node.name))) == .on else { return .unknown }
-        guard await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) else { return .unknown }
+        guard await services.portProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(2)) else { return .unknown }
         guard let out = try? await runVerify(node, ctx: nil) else { return .unknown }
         return NodeVerification.problems(out, lab: lab, node: node).isEmpty && out["machineId"] == facts.machineId ? .done : .notDone
     }
@@ -333,11 +333,11 @@ struct NodeOperations: Sendable {
         let machineId = out["machineId"] ?? ""
         let hostKey = out["hostKeyEd25519"] ?? ""
         if let base = facts.baseMachineId, base == machineId {
-            problems.append(LabError(.commandFailed, "the machine-id is still the base's (\(machineId))", location: "node \(node.name)",
+            problems.append(LabError(.commandFailed, "the machine-id is still the base's (\(machineId))", location: .node(node.name),
                                      hint: "re-run node-identity: labctl up --from \(NodeStages.ID.identity)"))
         }
         if let base = facts.baseHostKey, base == hostKey {
-            problems.append(LabError(.commandFailed, "the SSH host key is still the base's (\(hostKey))", location: "node \(node.name)",
+            problems.append(LabError(.commandFailed, "the SSH host key is still the base's (\(hostKey))", location: .node(node.name),
                                      hint: "re-run node-identity: labctl up --from \(NodeStages.ID.identity)"))
         }
         if facts.baseMachineId == nil {
@@ -346,7 +346,7 @@ struct NodeOperations: Sendable {
         let clashes = try await services.facts.claimMachineId(machineId, hostKey: hostKey, node: node.name, nodes: lab.nodes.map(\.name))
         if !clashes.isEmpty {
             problems.append(LabError(.commandFailed, "the machine-id \(machineId) is also \(clashes.joined(separator: ", "))'s",
-                                     location: "node \(node.name)", hint: "re-run node-identity on one of them: labctl up --from \(NodeStages.ID.identity)"))
+                                     location: .node(node.name), hint: "re-run node-identity on one of them: labctl up --from \(NodeStages.ID.identity)"))
         }
         for key in ["hostname", "machine", "address", "gateway", "dns", "machineId", "hostKeyEd25519", "mac", "hostsEntry", "resolves"] {
             ctx.log("\(key)=\(out[key] ?? "")")

@@ -33,7 +33,7 @@ extension LabServices {
     func checkpointProbe(name: String, nodes: [String]) async -> ProbeResult {
         let snapshots = snapshots()
         for node in nodes {
-            guard FileManager.default.fileExists(atPath: vm(node: node).path) else { return .notDone }
+            guard await hypervisor.vmExists(vm(node: node)) else { return .notDone }
             guard let done = try? await snapshots.isCheckpointed(name: name, node: node) else { return .unknown }
             if !done { return .notDone }
         }

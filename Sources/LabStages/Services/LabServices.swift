@@ -3,8 +3,8 @@ import LabKit
 
 /// Everything a stage needs to act on the real lab, in one `Sendable` bundle.
 ///
-/// The CLI builds it (`LabEnvironment` in LabctlCLI: `VMwareHypervisor`, `SSHConnector`), tests can
-/// build it from fakes. Stages never construct drivers themselves, so LabStages depends on LabKit only.
+/// The CLI builds it from the ports' adapters (`LabEnvironment` in LabctlCLI: `VMwareHypervisor`,
+/// `SSHConnector`), tests from the doubles in LabTestSupport. Stages never construct drivers themselves, so LabStages depends on LabKit only.
 public struct LabServices: Sendable {
     /// The effective lab (every default filled in).
     public var lab: Lab
@@ -19,6 +19,8 @@ public struct LabServices: Sendable {
     public var vmConfigurator: any NodeVMConfigurator
     /// Replaces a node's known_hosts pin after labctl itself changed its host keys.
     public var hostKeys: any HostKeyPinning
+    /// Whether a node's port answers (SSH up, node moved), without opening a session.
+    public var portProbe: any PortProbe
     /// The lab's private key (path) and its public line.
     public var labKey: String
     public var publicKey: String?
@@ -29,7 +31,7 @@ public struct LabServices: Sendable {
     public var timeouts: NodeTimeouts
 
     public init(lab: Lab, paths: LabPaths, labDirectory: String, hypervisor: any Hypervisor, connector: any GuestConnector,
-                vmConfigurator: any NodeVMConfigurator, hostKeys: any HostKeyPinning, labKey: String,
+                vmConfigurator: any NodeVMConfigurator, hostKeys: any HostKeyPinning, portProbe: any PortProbe, labKey: String,
                 publicKey: String? = nil, timeouts: NodeTimeouts? = nil) throws {
         self.lab = lab
         self.paths = paths
@@ -38,6 +40,7 @@ public struct LabServices: Sendable {
         self.connector = connector
         self.vmConfigurator = vmConfigurator
         self.hostKeys = hostKeys
+        self.portProbe = portProbe
         self.labKey = labKey
         self.publicKey = publicKey
         self.scripts = try StageScripts(lab: lab, publicKey: publicKey)
@@ -54,7 +57,7 @@ public struct LabServices: Sendable {
 
     /// A node's VM: `<vmFolder>/<node>/<node>.vmx`.
     public func vm(node: String) -> VMReference {
-        VMReference(path: ((vmFolder as NSString).appendingPathComponent(node) as NSString).appendingPathComponent("\(node).vmx"))
+        VMReference(path: LabMachines.conventionalVMPath(folder: vmFolder, node: node))
     }
 
     public var baseVM: VMReference { VMReference(path: Self.resolve(lab.base.vmx, against: labDirectory)) }
@@ -62,7 +65,7 @@ public struct LabServices: Sendable {
     /// The node's spec, or an internal error naming it (a stage instance always names a lab node).
     public func node(_ name: String) throws -> NodeSpec {
         guard let node = lab.node(named: name) else {
-            throw LabError(.internalError, "no node named \(name) in the lab", location: "lab.json")
+            throw LabError(.internalError, "no node named \(name) in the lab", location: .file("lab.json"))
         }
         return node
     }
@@ -118,35 +121,4 @@ public struct NodeTimeouts: Sendable, Hashable {
     func scripted(_ scripts: StageScript...) -> Duration {
         scripts.reduce(connect * 2) { $0 + $1.deadline }
     }
-}
-
-/// Applies a node's vmx-template to its (powered-off) VM and tells whether it is applied.
-public protocol NodeVMConfigurator: Sendable {
-    func applyTemplate(to vm: VMReference, node: NodeSpec) async throws
-    /// The same for a VM that `Hypervisor.clone` has just made (powered off): the implementation may skip
-    /// asking the hypervisor whether it runs.
-    func applyTemplate(toNewClone vm: VMReference, node: NodeSpec) async throws
-    /// True when every setting the template renders is present in the VM's configuration.
-    func isConfigured(_ vm: VMReference, node: NodeSpec) async throws -> Bool
-}
-
-/// known_hosts pins of the lab's guests (GuestSSH's `SSHConnector` implements it in the CLI).
-public protocol HostKeyPinning: Sendable {
-    /// Drops the pin for the endpoint and records the key it offers now; returns its fingerprint.
-    @discardableResult
-    func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String
-    /// Drops the pin for the endpoint so that the next connection of the lab's connector records the key
-    /// the node offers (trust on first use). Returns false when this pinning cannot do that on its own
-    /// (then callers use `replacePin`).
-    func forgetPin(for endpoint: GuestEndpoint) throws -> Bool
-}
-
-extension NodeVMConfigurator {
-    public func applyTemplate(toNewClone vm: VMReference, node: NodeSpec) async throws {
-        try await applyTemplate(to: vm, node: node)
-    }
-}
-
-extension HostKeyPinning {
-    public func forgetPin(for endpoint: GuestEndpoint) throws -> Bool { false }
 }

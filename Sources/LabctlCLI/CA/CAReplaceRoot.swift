@@ -34,7 +34,7 @@ extension Labctl {
             guard confirmed else {
                 let who = issued.isEmpty ? "no cluster has an intermediate yet" : "the intermediates of \(issued.joined(separator: ", ")) stop chaining to the lab's root"
                 throw LabError(.conflict, "replacing the Istio root CA breaks the mesh: \(who), and each cluster's cacerts secret, istiod and meshed workloads must be redeployed",
-                               location: paths.pki, hint: "rerun with --yes to replace it (docs/pki.md, \"Replacing the root\")")
+                               location: .file(paths.pki), hint: "rerun with --yes to replace it (docs/pki.md, \"Replacing the root\")")
             }
             let (ca, replacement) = try MeshCA.replaceRoot(in: paths, profile: profile, now: now)
             var lines = replacement.consequences

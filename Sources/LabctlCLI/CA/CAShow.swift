@@ -108,12 +108,7 @@ struct CAStatus: Codable, Equatable {
              c.sha256 == nil ? "not issued" : c.trusted ? "ok" : "BROKEN",
              c.sha256 ?? "-"]
         }
-        let widths = (0..<4).map { i in rows.map { $0[i].count }.max() ?? 0 }
-        for row in rows {
-            lines.append(row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0)
-            }.joined())
-        }
+        lines += TextTable.lines(rows)
         for c in clusters where !c.problems.isEmpty {
             lines.append("")
             lines.append("\(c.name):")

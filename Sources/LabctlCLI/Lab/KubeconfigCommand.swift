@@ -28,7 +28,7 @@ extension Labctl {
             let loaded = try labOptions.load()
             let path = Self.absolute(loaded.paths.kubeconfig)
             guard FileManager.default.fileExists(atPath: path) else {
-                throw LabError(.notFound, "the lab has no merged kubeconfig yet", location: path,
+                throw LabError(.notFound, "the lab has no merged kubeconfig yet", location: .file(path),
                                hint: "run labctl up; the lab.kubeconfig stage writes it after both clusters are up")
             }
             print(export ? Self.exportLine(path) : path)

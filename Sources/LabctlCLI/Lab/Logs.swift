@@ -34,12 +34,12 @@ extension Labctl {
         func run() async throws {
             let loaded = try labOptions.load()
             guard node == "host" || loaded.lab.node(named: node) != nil else {
-                throw LabError(.invalidInput, "no node named \(node) in the lab", location: labOptions.lab,
+                throw LabError(.invalidInput, "no node named \(node) in the lab", location: .file(labOptions.lab),
                                hint: "nodes: \(loaded.lab.nodes.map(\.name).joined(separator: ", ")), or host")
             }
             let path = node == "host" ? (loaded.paths.logs as NSString).appendingPathComponent("host.log") : loaded.paths.log(node: node)
             if !FileManager.default.fileExists(atPath: path) && !follow {
-                throw LabError(.notFound, "no log for \(node) yet", location: path, hint: "logs appear once `labctl up` works on the node")
+                throw LabError(.notFound, "no log for \(node) yet", location: .file(path), hint: "logs appear once `labctl up` works on the node")
             }
             var offset: UInt64 = 0
             if let data = FileManager.default.contents(atPath: path) {

@@ -24,7 +24,7 @@ enum StageSelectionParsing {
         let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
         let id = parts.first ?? text
         guard let stage = stages.first(where: { $0.id == id }) else {
-            throw LabError(.invalidInput, "no stage named \(id)", location: option,
+            throw LabError(.invalidInput, "no stage named \(id)", location: .option(option),
                            hint: "stages: \(stages.map(\.id).joined(separator: ", ")) (see labctl plan)")
         }
         guard parts.count == 2 else { return (id, nil) }
@@ -34,12 +34,12 @@ enum StageSelectionParsing {
         case .lab: scope = .lab
         case .cluster:
             guard topology.clusters.contains(where: { $0.name == name }) else {
-                throw LabError(.invalidInput, "\(id) runs per cluster and there is no cluster \(name)", location: option)
+                throw LabError(.invalidInput, "\(id) runs per cluster and there is no cluster \(name)", location: .option(option))
             }
             scope = .cluster(name)
         case .node:
             guard topology.nodes.contains(name) else {
-                throw LabError(.invalidInput, "\(id) runs per node and there is no node \(name)", location: option,
+                throw LabError(.invalidInput, "\(id) runs per node and there is no node \(name)", location: .option(option),
                                hint: "nodes: \(topology.nodes.joined(separator: ", "))")
             }
             scope = .node(name)

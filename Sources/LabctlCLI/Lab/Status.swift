@@ -53,14 +53,14 @@ extension Labctl {
                         let vm = s.vm(node: node.name)
                         var power = "absent"
                         var checkpoint: String?
-                        if FileManager.default.fileExists(atPath: vm.path) {
+                        if await s.hypervisor.vmExists(vm) {
                             power = (try? await s.hypervisor.powerState(vm).rawValue) ?? "unknown"
                             if let tree = try? await s.hypervisor.snapshots(vm) {
                                 checkpoint = tree.snapshots.max { $0.uid < $1.uid }?.name
                             }
                         }
                         // Only a running VM is asked: no packet goes to an address the lab does not use yet.
-                        let ssh = power == "on" ? await TCPProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(1)) : false
+                        let ssh = power == "on" ? await s.portProbe.isOpen(host: node.address.description, port: lab.ssh.port, timeout: .seconds(1)) : false
                         let last = journal.entries.filter { $0.scope == .node(node.name) && $0.outcome == .done }
                             .max { $0.sequence < $1.sequence }?.stage
                         return (i, Row(node: node.name, cluster: lab.cluster(of: node)?.name ?? "", role: node.role.rawValue,
@@ -76,12 +76,7 @@ extension Labctl {
         static func table(_ rows: [Row]) -> String {
             let header = ["NODE", "CLUSTER", "ROLE", "ADDRESS", "POWER", "SSH", "CHECKPOINT", "LAST STAGE"]
             let cells = rows.map { [$0.node, $0.cluster, $0.role, $0.address, $0.power, $0.ssh ? "yes" : "no", $0.checkpoint ?? "-", $0.lastStage ?? "-"] }
-            let widths = header.indices.map { i in ([header[i]] + cells.map { $0[i] }).map(\.count).max() ?? 0 }
-            func line(_ r: [String]) -> String {
-                r.indices.map { i in i == r.count - 1 ? r[i] : r[i].padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ")
-            }
-            return ([line(header)] + cells.map(line)).joined(separator: "\n") + "\n"
+            return TextTable.render(header: header, rows: cells)
         }
 
         static func json(_ rows: [Row]) -> String {

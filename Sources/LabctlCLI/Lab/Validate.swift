@@ -76,13 +76,13 @@ extension Labctl {
             } catch let errors as LabErrors {
                 return failure(errors.errors, out: &out)
             } catch {
-                return failure([LabError(.internalError, "unexpected error", location: path, cause: "\(error)")], out: &out)
+                return failure([LabError(.internalError, "unexpected error", location: .file(path), cause: error)], out: &out)
             }
             switch format {
             case .json:
                 out.stdout = Self.json(valid: true, errors: [], warnings: loaded.warnings, lab: effective ? loaded.lab : nil)
             case .text:
-                out.stderr = loaded.warnings.map { Self.render($0, kind: "warning") + "\n" }.joined()
+                out.stderr = loaded.warnings.map { Labctl.render($0, kind: "warning") + "\n" }.joined()
                 out.stdout = effective ? Self.effectiveJSON(loaded.lab) : Self.summary(loaded)
             }
             return out
@@ -94,19 +94,11 @@ extension Labctl {
             case .json:
                 out.stdout = Self.json(valid: false, errors: errors, warnings: [], lab: nil)
             case .text:
-                var text = errors.map { Self.render($0, kind: "error") + "\n" }.joined()
+                var text = errors.map { Labctl.render($0, kind: "error") + "\n" }.joined()
                 if errors.count > 1 { text += "\(errors.count) errors in \(path)\n" }
                 out.stderr = text
             }
             return out
-        }
-
-        static func render(_ e: LabError, kind: String) -> String {
-            var lines = ["\(kind): \(e.message)"]
-            if let location = e.location { lines.append("  at: \(location)") }
-            if let cause = e.cause { lines.append("  cause: \(cause)") }
-            if let hint = e.hint { lines.append("  hint: \(hint)") }
-            return lines.joined(separator: "\n")
         }
 
         /// The effective lab as pretty JSON with sorted keys; decoding it again gives the same lab.
@@ -125,7 +117,7 @@ extension Labctl {
             init(_ e: LabError) {
                 code = e.code.rawValue
                 message = e.message
-                location = e.location
+                location = e.location?.description
                 hint = e.hint
             }
         }

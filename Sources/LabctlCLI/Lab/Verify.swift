@@ -68,12 +68,7 @@ extension Labctl {
                  "\(r.tries)/\(r.maxTries)",
                  r.ok ? "ok" : (r.missing.isEmpty ? "FAILED: \(r.failure ?? "see log")" : "FAILED: \(r.missing.joined(separator: ",")) never answered")]
             }
-            let widths = header.indices.map { i in ([header[i]] + cells.map { $0[i] }).map(\.count).max() ?? 0 }
-            func line(_ r: [String]) -> String {
-                r.indices.map { i in i == r.count - 1 ? r[i] : r[i].padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ")
-            }
-            return ([line(header)] + cells.map(line)).joined(separator: "\n") + "\n"
+            return TextTable.render(header: header, rows: cells)
         }
 
         struct JSONRow: Codable, Equatable {
@@ -128,7 +123,7 @@ extension Labctl {
             do {
                 xml = try JUnitXML.write(junitReport(results, lab: lab, started: started))
             } catch {
-                throw LabError(.internalError, "could not write the JUnit report", location: path, cause: "\(error)")
+                throw LabError(.internalError, "could not write the JUnit report", location: .file(path), cause: error)
             }
             do {
                 let dir = (path as NSString).deletingLastPathComponent
@@ -137,8 +132,8 @@ extension Labctl {
             } catch let e as LabError {
                 throw e
             } catch {
-                throw LabError(.commandFailed, "could not write the JUnit report", location: path,
-                               hint: "check that the directory is writable", cause: "\(error)")
+                throw LabError(.commandFailed, "could not write the JUnit report", location: .file(path),
+                               hint: "check that the directory is writable", cause: error)
             }
         }
     }

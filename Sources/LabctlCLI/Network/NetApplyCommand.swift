@@ -45,7 +45,7 @@ extension Labctl {
             if host == .windows {
                 env.print("""
                     labctl does not run these itself on Windows: vnetlib prints nothing and its exit codes cannot be
-                    trusted (1 means success, 0 failure, and `set dhcp ... addipmac` always exits 0; vmware.md 4.4),
+                    trusted (1 means success, 0 failure, and `set dhcp ... addipmac` always exits 0; VVD VNETLIB.md),
                     so labctl could not tell whether a step worked or undo a failed one. Run them in PowerShell as
                     Administrator, then check vmnet8 in Edit > Virtual Network Editor.
 

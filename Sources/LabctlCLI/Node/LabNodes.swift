@@ -21,7 +21,7 @@ struct LabSSHTargets {
     func endpoint(named name: String) throws -> GuestEndpoint {
         if let e = endpoints.first(where: { $0.node == name }) { return e }
         let names = endpoints.map(\.node).joined(separator: ", ")
-        throw LabError(.notFound, "there is no node named \(name) in the lab", location: loaded.file,
+        throw LabError(.notFound, "there is no node named \(name) in the lab", location: .file(loaded.file),
                        hint: "the lab's nodes are: \(names.isEmpty ? "(none)" : names)")
     }
 }

@@ -54,6 +54,6 @@ enum ExecSSH {
         execv(argv[0], &cArgs)
         let why = String(cString: strerror(errno))
         for a in cArgs { free(a) }
-        throw LabError(.commandFailed, "cannot run ssh", location: argv.map(shellQuote).joined(separator: " "), cause: why)
+        throw LabError(.commandFailed, "cannot run ssh", location: .command(argv), detail: why)
     }
 }

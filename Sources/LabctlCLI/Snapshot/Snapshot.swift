@@ -68,6 +68,17 @@ enum LabCommandSupport {
         return try await task.value
     }
 
+    /// Loads the lab and runs a lab-snapshot operation under its lock (node progress on stdout);
+    /// returns the result and how long the operation took.
+    static func withSnapshots<T: Sendable>(_ labOptions: LabOptions,
+                                           _ body: @escaping @Sendable (LabSnapshots) async throws -> T) async throws -> (T, Duration) {
+        let env = try LabEnvironment.make(try labOptions.load())
+        let snapshots = env.services.snapshots(progress: progress)
+        let started = ContinuousClock.now
+        let out = try await locked(env.paths) { try await body(snapshots) }
+        return (out, ContinuousClock.now - started)
+    }
+
     static func time(_ date: Date) -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]

@@ -36,12 +36,7 @@ extension Labctl {
             let rows = manifests.map { m in
                 [m.name, m.status.rawValue, LabCommandSupport.time(m.taken), m.nodeNames.joined(separator: ","), m.stage ?? "-"]
             }
-            let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
-            func line(_ r: [String]) -> String {
-                r.enumerated().map { i, v in i == r.count - 1 ? v : v.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ")
-            }
-            return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
+            return TextTable.render(header: header, rows: rows)
         }
 
         struct Row: Codable {

@@ -28,15 +28,10 @@ extension Labctl {
         @OptionGroup var labOptions: LabOptions
 
         func run() async throws {
-            let env = try LabEnvironment.make(try labOptions.load())
-            let snapshots = env.services.snapshots(progress: LabCommandSupport.progress)
             let name = self.name
             let selection = self.selection.selection
-            let started = ContinuousClock.now
-            let out = try await LabCommandSupport.locked(env.paths) {
-                try await snapshots.restore(name: name, selection: selection)
-            }
-            print("restored \(name) on \(out.nodes.count) node(s) in \(ProgressText.duration(ContinuousClock.now - started)); "
+            let (out, took) = try await LabCommandSupport.withSnapshots(labOptions) { try await $0.restore(name: name, selection: selection) }
+            print("restored \(name) on \(out.nodes.count) node(s) in \(formatDuration(took)); "
                   + "journal rewound to position \(out.manifest.journalPosition) (\(out.rewound.count) stage record(s) dropped)")
             print("next: \(LabEnvironment.resumeCommand(labFile: labOptions.lab)) continues from there")
         }

@@ -29,23 +29,11 @@ extension Labctl {
         @OptionGroup var labOptions: LabOptions
 
         func run() async throws {
-            let env = try LabEnvironment.make(try labOptions.load())
-            let snapshots = env.services.snapshots(progress: LabCommandSupport.progress)
             let name = self.name
             let selection = self.selection.selection
-            let started = ContinuousClock.now
-            let out = try await LabCommandSupport.locked(env.paths) {
-                try await snapshots.save(name: name, selection: selection)
-            }
+            let (out, took) = try await LabCommandSupport.withSnapshots(labOptions) { try await $0.save(name: name, selection: selection) }
             let m = out.manifest
-            print("saved lab snapshot \(m.name): \(m.nodes.count) node(s) in \(ProgressText.duration(ContinuousClock.now - started)), journal position \(m.journalPosition)\(m.stage.map { ", after \($0)" } ?? "")")
+            print("saved lab snapshot \(m.name): \(m.nodes.count) node(s) in \(formatDuration(took)), journal position \(m.journalPosition)\(m.stage.map { ", after \($0)" } ?? "")")
         }
-    }
-}
-
-enum ProgressText {
-    static func duration(_ d: Duration) -> String {
-        let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        return s < 10 ? String(format: "%.1fs", s) : String(format: "%.0fs", s)
     }
 }

@@ -27,10 +27,11 @@ extension Labctl {
         }
     }
 
-    static func render(_ error: LabError) -> String {
-        var lines = ["error: \(error.message)"]
+    /// What failed, where, why and what to do next; `kind` is `error` or `warning`.
+    static func render(_ error: LabError, kind: String = "error") -> String {
+        var lines = ["\(kind): \(error.message)"]
         if let location = error.location { lines.append("  at: \(location)") }
-        if let cause = error.cause { lines.append("  cause: \(cause)") }
+        if let cause = error.causeText { lines.append("  cause: \(cause)") }
         if let hint = error.hint { lines.append("  hint: \(hint)") }
         return lines.joined(separator: "\n")
     }

@@ -22,22 +22,7 @@ struct GuestAccess: Sendable {
             options = try SSHOptions.lab(paths, ssh: lab.ssh)
         }
         let connector = SSHConnector(options: options)
-        return GuestAccess(connector: connector, pins: SSHPins(connector: connector), privateKey: options.privateKey,
+        return GuestAccess(connector: connector, pins: SSHHostKeyPins(connector: connector), privateKey: options.privateKey,
                            publicKey: try? SSHKeys.publicKeyLine(options.privateKey))
-    }
-}
-
-/// `SSHConnector.replacePin` as LabStages' `HostKeyPinning`.
-private struct SSHPins: HostKeyPinning {
-    var connector: SSHConnector
-    func replacePin(for endpoint: GuestEndpoint, deadline: Duration) async throws -> String {
-        try await connector.replacePin(for: endpoint, deadline: deadline)
-    }
-
-    /// Only when the lab's connector records unknown keys (not for plan/status, which are read-only).
-    func forgetPin(for endpoint: GuestEndpoint) throws -> Bool {
-        guard connector.options.trustOnFirstUse else { return false }
-        try connector.forget(endpoint)
-        return true
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LabKit
 import LabStages
+import GuestSSH
 import VMwareDriver
 
 /// The concrete services for a loaded lab: the VMware driver, the SSH connector, the session pool,
@@ -33,7 +34,7 @@ struct LabEnvironment: Sendable {
         let services = try LabServices(
             lab: lab, paths: loaded.paths, labDirectory: labDirectory, hypervisor: hypervisor, connector: guest.connector,
             vmConfigurator: VMwareNodeConfigurator(hypervisor: hypervisor, lab: lab, labDirectory: labDirectory),
-            hostKeys: guest.pins, labKey: guest.privateKey, publicKey: guest.publicKey)
+            hostKeys: guest.pins, portProbe: TCPPortProbe(), labKey: guest.privateKey, publicKey: guest.publicKey)
         return LabEnvironment(loaded: loaded, services: services)
     }
 
@@ -47,28 +48,5 @@ struct LabEnvironment: Sendable {
     /// The command that resumes `up` for this lab.
     static func resumeCommand(labFile: String) -> String {
         labFile == "lab.json" ? "labctl up" : "labctl up --lab \(labFile)"
-    }
-}
-
-/// The vmx-template, applied and checked through the VMware driver.
-struct VMwareNodeConfigurator: NodeVMConfigurator {
-    var hypervisor: VMwareHypervisor
-    var lab: Lab
-    var labDirectory: String
-
-    func applyTemplate(to vm: VMReference, node: NodeSpec) async throws {
-        try await hypervisor.applyTemplate(to: vm, node: node, lab: lab, labDirectory: labDirectory)
-    }
-
-    func applyTemplate(toNewClone vm: VMReference, node: NodeSpec) async throws {
-        try await hypervisor.applyTemplate(to: vm, node: node, lab: lab, labDirectory: labDirectory, newClone: true)
-    }
-
-    func isConfigured(_ vm: VMReference, node: NodeSpec) async throws -> Bool {
-        let settings = try VMXTemplates.load(labDirectory: labDirectory).render(node: node, lab: lab)
-        let vmx = try VMXDocument.load(path: vm.path)
-        for (key, value) in settings.set where vmx[key] != value { return false }
-        for key in settings.remove where vmx[key] != nil { return false }
-        return true
     }
 }

@@ -13,16 +13,6 @@ extension ProgressRenderer {
     var handler: @Sendable (EngineEvent) -> Void { { self.handle($0) } }
 }
 
-/// `1.2s`, `12s`, `1m05s`: short, stable durations for humans.
-func formatDuration(_ d: Duration) -> String {
-    let s = max(0, d.seconds)
-    if s < 10 { return String(format: "%.1fs", s) }
-    if s < 60 { return "\(Int(s))s" }
-    let total = Int(s)
-    if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
-    return String(format: "%dh%02dm", total / 3600, (total % 3600) / 60)
-}
-
 /// The failure summary after a failed run: what failed, where, its last log lines, and how to resume.
 enum FailureSummary {
     static func render(_ summary: RunSummary, resumeCommand: String) -> String {
@@ -40,8 +30,9 @@ enum FailureSummary {
             let id = failure.instance
             lines.append("")
             lines.append("✗ \(id.stage) on \(scopeLabel(id.scope)): \(failure.error.message)")
-            if let location = failure.error.location, location != "stage \(id)" { lines.append("    at: \(location)") }
-            if let cause = failure.error.cause { lines.append("    cause: \(cause)") }
+            // The engine names the stage when the error names no place; the line above says it already.
+            if let location = failure.error.location, location != .stage(id.description) { lines.append("    at: \(location)") }
+            if let cause = failure.error.causeText { lines.append("    cause: \(cause)") }
             if let hint = failure.error.hint { lines.append("    hint: \(hint)") }
             if !failure.lastLogLines.isEmpty {
                 lines.append("    last log lines:")
@@ -209,9 +200,13 @@ final class JSONProgressRenderer: ProgressRenderer, @unchecked Sendable {
 
     static func errorObject(_ e: LabError) -> JSONValue {
         var o: [String: JSONValue] = ["code": .string(e.code.rawValue), "message": .string(e.message)]
-        if let l = e.location { o["location"] = .string(l) }
+        if let l = e.location {
+            o["location"] = .string(l.description)
+            if let argv = l.argv { o["command"] = .array(argv.map { .string($0) }) }
+            if let node = l.node { o["node"] = .string(node) }
+        }
         if let h = e.hint { o["hint"] = .string(h) }
-        if let c = e.cause { o["cause"] = .string(c) }
+        if let c = e.causeText { o["cause"] = .string(c) }
         return .object(o)
     }
 }

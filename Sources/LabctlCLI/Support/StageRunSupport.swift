@@ -94,14 +94,8 @@ enum PlanRendering {
     static func table(_ entries: [PlanEntry]) -> String {
         let rows = entries.map { [$0.instance.stage, $0.instance.scope.name, status($0.status)] }
         let header = ["STAGE", "SCOPE", "STATUS"]
-        let widths = (0..<2).map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
-        func line(_ r: [String]) -> String {
-            r[0].padding(toLength: widths[0], withPad: " ", startingAt: 0) + "  "
-                + r[1].padding(toLength: widths[1], withPad: " ", startingAt: 0) + "  " + r[2]
-        }
         let counts = (entries.filter { $0.status == .done }.count, entries.filter { $0.status != .done }.count)
-        return ([line(header)] + rows.map(line)).joined(separator: "\n")
-            + "\n\n\(counts.0) done, \(counts.1) to run.\n"
+        return TextTable.render(header: header, rows: rows) + "\n\(counts.0) done, \(counts.1) to run.\n"
     }
 
     static func json(_ entries: [PlanEntry]) -> String {

@@ -147,7 +147,7 @@ public struct HostPlatform: Sendable, Hashable {
         guard let rest = path.hasPrefix(wslMountRoot) ? path.dropFirst(wslMountRoot.count) : nil,
               let drive = rest.first, drive.isASCII, drive.isLetter, rest.dropFirst().isEmpty || rest.dropFirst().hasPrefix("/") else {
             throw LabError(.invalidInput, "\(path) is not on a Windows drive, so VMware Workstation on Windows cannot use it",
-                           location: path,
+                           location: .file(path),
                            hint: "keep VMs on a Windows drive: set vmware.vmFolder and base.vmx in lab.json to paths under \(wslMountRoot)c/ (for example \(wslMountRoot)c/Users/<you>/vmware/labctl)")
         }
         let tail = rest.dropFirst().drop { $0 == "/" }
@@ -164,7 +164,7 @@ public struct HostPlatform: Sendable, Hashable {
     private func linuxPath(_ path: String) throws -> String {
         let chars = Array(path)
         guard chars.count >= 2, chars[0].isASCII, chars[0].isLetter, chars[1] == ":" else {
-            throw LabError(.invalidInput, "\(path) is not a Windows drive path", location: path,
+            throw LabError(.invalidInput, "\(path) is not a Windows drive path", location: .file(path),
                            hint: "VMware on Windows should print paths like C:\\Users\\...; keep VMs on a Windows drive")
         }
         let tail = String(chars.dropFirst(2)).replacingOccurrences(of: "\\", with: "/").drop { $0 == "/" }

@@ -26,7 +26,7 @@ enum ConfigText {
     }
 
     static func error(_ message: String, file: String, line: Int, hint: String? = nil) -> LabError {
-        LabError(.invalidInput, message, location: "\(file):\(line)",
+        LabError(.invalidInput, message, location: .file(file, line: line),
                  hint: hint ?? "fix or remove that line (labctl backs files up before changing them), or restore VMware's copy with its Virtual Network Editor")
     }
 }

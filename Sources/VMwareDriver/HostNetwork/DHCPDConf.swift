@@ -3,7 +3,7 @@ import LabKit
 
 /// VMware's vmnet-dhcpd configuration (`vmnet8/dhcpd/dhcpd.conf` on Linux,
 /// `vmnet8/dhcpd.conf` on Fusion), ISC dhcpd syntax; the generated layout and
-/// the reservation `host` blocks are quoted in vmware.md 4.2.
+/// the reservation `host` blocks are those of Packer's testdata/dhcpd-example.conf (docs/vmware-driver.md, "Host network files").
 public struct DHCPDConf: Sendable, Hashable {
     /// A `host` block: `hardware ethernet` and `fixed-address`.
     public struct Host: Sendable, Hashable {
@@ -141,7 +141,7 @@ public struct DHCPDConf: Sendable, Hashable {
         return conf
     }
 
-    /// VMware's generated file (vmware.md 4.2) with the lab's values, followed by
+    /// VMware's generated file (PKR testdata/dhcpd-example.conf) with the lab's values, followed by
     /// one reservation `host` block per node below the end marker: VMware's header
     /// says edits inside the marked section make it back the file up and regenerate it.
     static let template = """

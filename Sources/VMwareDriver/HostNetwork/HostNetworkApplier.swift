@@ -75,20 +75,20 @@ public struct HostNetworkApplier: Sendable {
         guard let networking = layout.path(.networking) else { return [] }
         // Checked first, so an unprivileged run never reads or writes anything.
         if isRealRoot && !isPrivileged {
-            throw LabError(.invalidInput, "changing VMware's network configuration needs root", location: layout.files.map(\.path).joined(separator: ", "),
+            throw LabError(.invalidInput, "changing VMware's network configuration needs root", location: .file(layout.files.map(\.path).joined(separator: ", ")),
                            hint: "run it with sudo (sudo labctl net apply), or look at the files first with labctl net show")
         }
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: full(networking), isDirectory: &isDir), !isDir.boolValue else {
             throw LabError(.notFound, "\(product) does not seem to be installed: its network configuration is missing",
-                           location: full(networking),
+                           location: .file(full(networking)),
                            hint: isRealRoot ? "install \(product) and start it once (it creates this file), then run labctl net apply again"
                                             : "--root \(root) must contain \(networking) as VMware writes it")
         }
         for file in layout.files {
             let dir = (full(file.path) as NSString).deletingLastPathComponent
             guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                throw LabError(.notFound, "\(product) has no \(plan.vmnet) configuration directory", location: dir,
+                throw LabError(.notFound, "\(product) has no \(plan.vmnet) configuration directory", location: .file(dir),
                                hint: "enable \(plan.vmnet) as a NAT network in \(product)'s network settings once, then run labctl net apply again")
             }
         }
@@ -99,13 +99,13 @@ public struct HostNetworkApplier: Sendable {
             guard fm.fileExists(atPath: path) else { continue }
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw LabError(.notFound, "cannot read VMware's \(file.kind.rawValue)", location: path, hint: "check the file's permissions", cause: "\(error)")
+                throw LabError(.notFound, "cannot read VMware's \(file.kind.rawValue)", location: .file(path), hint: "check the file's permissions", cause: error)
             }
             let mode = (try? fm.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
             // Edits keep every other byte; a file that is not UTF-8 could not be written back unchanged.
             guard let text = String(data: data, encoding: .utf8) else {
                 throw LabError(.invalidInput, "VMware's \(file.kind.rawValue) is not UTF-8 text, so labctl cannot edit it without changing other lines",
-                               location: path, hint: "labctl changed nothing; convert the file to UTF-8 (or restore VMware's copy with its network editor) and run labctl net apply again")
+                               location: .file(path), hint: "labctl changed nothing; convert the file to UTF-8 (or restore VMware's copy with its network editor) and run labctl net apply again")
             }
             current[file.kind] = (path, text)
             old[file.kind] = (data, mode)
@@ -137,7 +137,7 @@ public struct HostNetworkApplier: Sendable {
                 current = c.fullPath
                 let backup = c.fullPath + backupSuffix
                 guard !fm.fileExists(atPath: backup) else {
-                    throw LabError(.conflict, "a backup with this name exists already", location: backup, hint: "wait a second and run labctl net apply again")
+                    throw LabError(.conflict, "a backup with this name exists already", location: .file(backup), hint: "wait a second and run labctl net apply again")
                 }
                 try fm.copyItem(atPath: c.fullPath, toPath: backup)
                 report.backups.append(backup)
@@ -152,11 +152,11 @@ public struct HostNetworkApplier: Sendable {
         } catch {
             let problems = restore(written)
             if problems.isEmpty { for b in report.backups { try? fm.removeItem(atPath: b) } }
-            throw LabError(.commandFailed, "could not write VMware's network configuration", location: current,
+            throw LabError(.commandFailed, "could not write VMware's network configuration", location: .file(current),
                            hint: problems.isEmpty
                                ? "nothing was changed (files already written were put back); fix the cause (permissions, free space) and run labctl net apply again"
                                : "some files could not be put back (\(problems.joined(separator: "; "))); copy the *\(backupSuffix) files over them by hand",
-                           cause: (error as? LabError)?.message ?? "\(error)")
+                           detail: (error as? LabError)?.message ?? "\(error)")
         }
         for argv in layout.restart {
             let command = Command(argv, deadline: .seconds(120))
@@ -189,7 +189,7 @@ public struct HostNetworkApplier: Sendable {
             } else {
                 hint = "the previous files were put back, but restarting networking with them failed too: check the VMware installation and run \(start) as root"
             }
-            throw LabError(.commandFailed, "restarting VMware networking failed", location: command.display, hint: hint, cause: failure)
+            throw LabError(.commandFailed, "restarting VMware networking failed", location: .command(command), hint: hint, detail: failure)
         }
         return report
     }
@@ -218,7 +218,7 @@ public struct HostNetworkApplier: Sendable {
         let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).labctl-tmp-\(getpid())").path
         let fm = FileManager.default
         guard fm.createFile(atPath: temp, contents: data) else {
-            throw LabError(.commandFailed, "cannot create a temporary file", location: temp)
+            throw LabError(.commandFailed, "cannot create a temporary file", location: .file(temp))
         }
         do {
             // On disk before the rename, so a crash cannot leave an empty file in place.
@@ -228,7 +228,7 @@ public struct HostNetworkApplier: Sendable {
             }
             try fm.setAttributes([.posixPermissions: NSNumber(value: mode)], ofItemAtPath: temp)
             guard rename(temp, path) == 0 else {
-                throw LabError(.commandFailed, "cannot replace the file", location: path, cause: String(cString: strerror(errno)))
+                throw LabError(.commandFailed, "cannot replace the file", location: .file(path), cause: POSIXError.current())
             }
         } catch {
             try? fm.removeItem(atPath: temp)

@@ -21,7 +21,7 @@ public struct HostNetworkLayout: Sendable, Hashable {
         self.os = os
         switch os {
         case .linux:
-            // Paths: Vagrant `vmware_paths_linux.go`, Packer `driver_workstation_unix.go` (vmware.md 4.2).
+            // Paths: Vagrant `vmware_paths_linux.go`, Packer `driver_workstation_unix.go`.
             files = [
                 File(kind: .networking, path: "/etc/vmware/networking"),
                 File(kind: .natConf, path: "/etc/vmware/\(vmnet)/nat/nat.conf"),
@@ -29,18 +29,18 @@ public struct HostNetworkLayout: Sendable, Hashable {
             ]
             // `vmware-networks --stop` / `--start` (Vagrant `vmnet_cli.go`). Not `--migrate-network-settings`:
             // it regenerates nat.conf and dhcpd.conf from `networking`, and whether it keeps reservations
-            // on Linux is unverified (vmware.md 8, DHCP_CFG_HASH); labctl writes all three files itself.
+            // on Linux is unverified (DHCP_CFG_HASH; docs/vmware-driver.md, "Host network files"); labctl writes all three files itself.
             restart = [["/usr/bin/vmware-networks", "--stop"], ["/usr/bin/vmware-networks", "--start"]]
         case .macos:
-            // Paths: Vagrant `vmware_paths_darwin.go`, Packer `driver_fusion.go` (vmware.md 4.3).
+            // Paths: Vagrant `vmware_paths_darwin.go`, Packer `driver_fusion.go`.
             let prefs = "/Library/Preferences/VMware Fusion"
             files = [
                 File(kind: .networking, path: "\(prefs)/networking"),
                 File(kind: .natConf, path: "\(prefs)/\(vmnet)/nat.conf"),
                 File(kind: .dhcpdConf, path: "\(prefs)/\(vmnet)/dhcpd.conf"),
             ]
-            // `vmnet-cli --stop` then `--start`, as the vWLC how-to does after editing dhcpd.conf (vmware.md 4.2).
-            // Not `--configure`: it regenerates both files from `networking` (vmware.md 4.3).
+            // `vmnet-cli --stop` then `--start`, as the vWLC how-to does after editing dhcpd.conf (docs/vmware-driver.md, "Host network files").
+            // Not `--configure`: it regenerates both files from `networking` (VVD vmnet_cli.go).
             let cli = "/Applications/VMware Fusion.app/Contents/Library/vmnet-cli"
             restart = [[cli, "--stop"], [cli, "--start"]]
         case .windows:

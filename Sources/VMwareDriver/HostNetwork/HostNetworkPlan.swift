@@ -2,7 +2,7 @@ import Foundation
 import LabKit
 import Mustache
 
-/// The host operating systems VMware's NAT network is configured on (vmware.md 4.2-4.4).
+/// The host operating systems VMware's NAT network is configured on (docs/vmware-driver.md, "Host network files").
 public enum VMwareHostOS: String, Sendable, Hashable, CaseIterable, Codable {
     case linux, macos, windows
 
@@ -28,7 +28,7 @@ public struct DHCPReservation: Sendable, Hashable {
         self.mac = mac
         self.address = address
     }
-    /// VMware writes MACs upper-case in dhcpd.conf and `networking` (vmware.md 4.2).
+    /// VMware writes MACs upper-case in dhcpd.conf and `networking` (docs/vmware-driver.md, "Host network files").
     public var macText: String { mac.description.uppercased() }
 }
 
@@ -63,7 +63,7 @@ public struct HostNetworkPlan: Sendable, Hashable {
         let net = lab.network
         let digits = net.vmnet.drop { !$0.isNumber }
         guard net.vmnet.hasPrefix("vmnet"), let number = Int(digits), String(number) == digits else {
-            throw LabError(.invalidInput, "the network's vmnet is not a VMware virtual network name", location: "lab.json: network.vmnet",
+            throw LabError(.invalidInput, "the network's vmnet is not a VMware virtual network name", location: .lab("network.vmnet"),
                            hint: "use a name like \"vmnet8\" (VMware's NAT network)")
         }
         self.init(vmnet: net.vmnet, vnetNumber: number, subnet: net.subnet, gateway: net.gateway, hostAddress: net.hostAddress,
@@ -73,7 +73,7 @@ public struct HostNetworkPlan: Sendable, Hashable {
 
     public var netmask: IPv4Address { subnet.netmask }
     public var broadcast: IPv4Address { subnet.broadcast }
-    /// The MAC VMware gives the host's virtual adapter: `00:50:56:C0:00:<vnet>` (vmware.md 4.2 nat.conf, dhcpd.conf).
+    /// The MAC VMware gives the host's virtual adapter: `00:50:56:C0:00:<vnet>` (nat.conf, dhcpd.conf: docs/vmware-driver.md, "Host network files").
     public var hostMAC: String { String(format: "00:50:56:C0:00:%02X", vnetNumber & 0xff) }
 }
 
@@ -83,7 +83,7 @@ enum TemplateText {
         do {
             return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}\n" + template).render(context)
         } catch {
-            throw LabError(.internalError, "the \(name) template does not parse", cause: "\(error)")
+            throw LabError(.internalError, "the \(name) template does not parse", cause: error)
         }
     }
 }

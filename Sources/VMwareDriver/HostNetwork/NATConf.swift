@@ -2,7 +2,7 @@ import Foundation
 import LabKit
 
 /// VMware's NAT daemon configuration (`vmnet8/nat/nat.conf` on Linux,
-/// `vmnet8/nat.conf` on Fusion), an INI-like file; layout per vmware.md 4.2
+/// `vmnet8/nat.conf` on Fusion), an INI-like file; layout per docs/vmware-driver.md, "Host network files"
 /// (Vagrant utility `nat_file.go` and its `corrupted_nat_conf` fixture).
 public struct NATConf: Sendable, Hashable {
     public struct Entry: Sendable, Hashable {
@@ -88,7 +88,7 @@ public struct NATConf: Sendable, Hashable {
         """
 
     /// Renders nat.conf for the plan. `device` is `/dev/vmnet8` on Linux and
-    /// `vmnet8` on Fusion (vmware.md 4.2). Port forwards of the current file are kept.
+    /// `vmnet8` on Fusion (docs/vmware-driver.md, "Host network files"). Port forwards of the current file are kept.
     public static func render(_ plan: HostNetworkPlan, os: VMwareHostOS, keeping current: NATConf? = nil) throws -> String {
         let device = os == .linux ? "/dev/\(plan.vmnet)" : plan.vmnet
         let forwards: (String) -> [[String: String]] = { section in

@@ -2,7 +2,7 @@ import Foundation
 import LabKit
 
 /// VMware's `networking` answers file (Linux `/etc/vmware/networking`, Fusion
-/// `/Library/Preferences/VMware Fusion/networking`), format per vmware.md 4.2
+/// `/Library/Preferences/VMware Fusion/networking`), format per docs/vmware-driver.md, "Host network files"
 /// (Packer `driver_parser.go`, Vagrant utility `networking_file.go`).
 ///
 /// The file holds every vmnet, so labctl edits it line by line: it changes only
@@ -37,7 +37,7 @@ public struct NetworkingFile: Sendable, Hashable {
         originals = Array(repeating: nil, count: lines.count)
     }
 
-    /// A directive word: VMware's are `answer`, `add_*`/`remove_*` (vmware.md 4.2), and a
+    /// A directive word: VMware's are `answer`, `add_*`/`remove_*` (VVD vmware_paths_linux.go, PKR testdata), and a
     /// later version may add others, which are kept as they are. Anything else (a merge
     /// conflict marker, a truncated line) is not a directive.
     static func isDirective(_ word: String) -> Bool {

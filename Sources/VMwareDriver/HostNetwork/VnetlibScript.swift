@@ -1,7 +1,7 @@
 import Foundation
 import LabKit
 
-/// The Windows command sequence for the lab's vmnet (vmware.md 4.4).
+/// The Windows command sequence for the lab's vmnet (VVD VNETLIB.md; docs/vmware-driver.md, "Host network files").
 ///
 /// labctl never runs it itself: vnetlib prints nothing, exits 1 on success and 0
 /// on failure for most commands, and `set dhcp ... addipmac` always exits 0
@@ -13,7 +13,7 @@ public struct VnetlibScript: Sendable, Hashable {
         public var comment: String?
     }
 
-    /// `<InstallDir>\vnetlib.exe` of a default Workstation install (vmware.md 4.4, 5).
+    /// `<InstallDir>\vnetlib.exe` of a default Workstation install (VVD vmware_paths_windows.go).
     public static let defaultVnetlib = #"C:\Program Files (x86)\VMware\VMware Workstation\vnetlib.exe"#
 
     public var steps: [Step]
@@ -26,7 +26,7 @@ public struct VnetlibScript: Sendable, Hashable {
             Step(arguments: ["stop", "nat"], comment: nil),
             Step(arguments: ["set", "vnet", v, "addr", plan.subnet.network.description], comment: "the lab's subnet"),
             Step(arguments: ["set", "vnet", v, "mask", plan.netmask.description], comment: nil),
-            // The next two come from a single third-party profile script (valITino/SOC-9000, vmware.md 4.4 [T]).
+            // The next two come from a single third-party profile script (valITino/SOC-9000, unconfirmed elsewhere).
             Step(arguments: ["set", "adapter", v, "addr", plan.hostAddress.description], comment: "the host adapter (.1) and the NAT gateway (.2)"),
             Step(arguments: ["set", "nat", v, "internalipaddr", plan.gateway.description], comment: nil),
         ]
@@ -66,7 +66,7 @@ public struct VnetlibScript: Sendable, Hashable {
 
         """
 
-    /// VMware's default pool for a /24: .128-.254 (vmware.md 4.1).
+    /// VMware's default pool for a /24: .128-.254 (docs/vmware-driver.md, "Host network files").
     static func defaultPool(_ plan: HostNetworkPlan) -> IPv4Range {
         IPv4Range(plan.subnet.host(128), plan.broadcast.advanced(by: -1))
     }

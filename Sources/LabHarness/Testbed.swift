@@ -65,9 +65,10 @@ public enum HostProcess {
 /// handler runs `testbed down` when the process ends, and `shared()` also runs `down` first
 /// so leftovers of a crashed run are cleared.
 public actor Testbed {
-    /// Tests/Testbed, found from this file's path (the scripts are not bundled resources).
+    /// Tests/Testbed, found from this file's path, Sources/LabHarness/Testbed.swift (the scripts are
+    /// not bundled resources).
     public static let scriptsDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Testbed")
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Testbed")
     public static var testbedScript: String { scriptsDir.appendingPathComponent("testbed").path }
     /// The fake vmrun; export it to labctl as `LABCTL_VMRUN`.
     public static var vmrunPath: String { scriptsDir.appendingPathComponent("vmrun").path }

@@ -1,4 +1,5 @@
 import Foundation
+import GuestSSH
 import LabKit
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Darwin
 
 /// A throwaway OpenSSH sshd on a loopback address, for GuestSSH's tests and `labctl-bench ssh`.
 ///
-/// The rig from swift-stack.md §2: its own config, host keys and authorized_keys in a temp
+/// The rig of docs/ssh.md ("The test sshd"): its own config, host keys and authorized_keys in a temp
 /// folder, `UsePAM no` and `StrictModes no`, run as root, logging in as a dedicated
 /// unprivileged user with a stock `.bashrc` (root's runs pyenv, 40x slower per command).
 public final class LocalSSHServer: @unchecked Sendable {
@@ -101,7 +102,7 @@ public final class LocalSSHServer: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: path)
             try? FileManager.default.removeItem(atPath: path + ".pub")
             let out = try LocalProcess.run("/usr/bin/ssh-keygen", ["-q", "-t", type, "-N", "", "-f", path])
-            guard out.status == 0 else { throw LabError(.commandFailed, "ssh-keygen failed", cause: out.stderr) }
+            guard out.status == 0 else { throw LabError(.commandFailed, "ssh-keygen failed", detail: out.stderr) }
         }
     }
 
@@ -112,7 +113,7 @@ public final class LocalSSHServer: @unchecked Sendable {
         defer { for a in cArgs { free(a) } }
         var child: pid_t = 0
         let rc = posix_spawn(&child, sshd, nil, nil, &cArgs, environ)
-        guard rc == 0 else { throw LabError(.commandFailed, "cannot start \(sshd)", cause: String(cString: strerror(rc))) }
+        guard rc == 0 else { throw LabError(.commandFailed, "cannot start \(sshd)", cause: POSIXError.current(rc)) }
         pid = child
         // Ready when the port accepts connections.
         let deadline = Deadline(.seconds(10))
@@ -125,7 +126,7 @@ public final class LocalSSHServer: @unchecked Sendable {
             if waitpid(child, &status, WNOHANG) == child {
                 pid = nil
                 let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-                throw LabError(.commandFailed, "the test sshd exited at start", cause: log)
+                throw LabError(.commandFailed, "the test sshd exited at start", detail: log)
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
@@ -200,7 +201,7 @@ public final class LocalSSHServer: @unchecked Sendable {
             let out = try LocalProcess.run(LocalProcess.find("useradd") ?? "/usr/sbin/useradd", ["-m", "-s", "/bin/bash", testUser])
             // Another test may have created it in the meantime.
             if out.status != 0 && getpwnam(testUser) == nil {
-                throw LabError(.commandFailed, "cannot create the test user \(testUser)", cause: out.stderr)
+                throw LabError(.commandFailed, "cannot create the test user \(testUser)", detail: out.stderr)
             }
         }
         // With UsePAM no, a locked password ("!") refuses even key logins: "*" means "no password".
@@ -211,7 +212,7 @@ public final class LocalSSHServer: @unchecked Sendable {
     public static func setPassword(_ password: String?) throws {
         if let password {
             let out = try LocalProcess.run(LocalProcess.find("chpasswd") ?? "/usr/sbin/chpasswd", [], stdin: Data("\(testUser):\(password)\n".utf8))
-            guard out.status == 0 else { throw LabError(.commandFailed, "chpasswd failed", cause: out.stderr) }
+            guard out.status == 0 else { throw LabError(.commandFailed, "chpasswd failed", detail: out.stderr) }
         } else {
             _ = try LocalProcess.run(LocalProcess.find("usermod") ?? "/usr/sbin/usermod", ["-p", "*", testUser])
         }
@@ -231,7 +232,7 @@ public final class LocalSSHServer: @unchecked Sendable {
         addr.sin_port = 0
         inet_pton(AF_INET, host, &addr.sin_addr)
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw LabError(.internalError, "cannot bind \(host):0", cause: String(cString: strerror(errno))) }
+        guard rc == 0 else { throw LabError(.internalError, "cannot bind \(host):0", cause: POSIXError.current()) }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
