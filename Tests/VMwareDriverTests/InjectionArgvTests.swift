@@ -14,18 +14,9 @@ import LabKit
         let s = try ScriptedVmrun()
         defer { s.cleanup() }
         // A .vmsd as VMware writes it: '"' is stored as |22 (VMX encoding), so the name read back has quotes.
-        let vmsd = """
-        .encoding = "UTF-8"
-        snapshot.lastUID = "2"
-        snapshot.current = "2"
-        snapshot.numSnapshots = "2"
-        snapshot0.uid = "1"
-        snapshot0.displayName = "-snapshot=evil $(touch PWNED4)"
-        snapshot1.uid = "2"
-        snapshot1.parent = "1"
-        snapshot1.displayName = "it|22s `touch PWNED5`; x"
-
-        """
+        let vmsd = DriverTests.twoSnapshots
+            .replacingOccurrences(of: "\"snapshot#1\"", with: "\"-snapshot=evil $(touch PWNED4)\"")
+            .replacingOccurrences(of: "\"snapshot#2\"", with: "\"it|22s `touch PWNED5`; x\"")
         try s.dir.write("vms/\(Self.folder)/base.vmx", ".encoding = \"UTF-8\"\ndisplayName = \"$(touch PWNED6)\"\n")
         try s.dir.write("vms/\(Self.folder)/base.vmsd", vmsd)
         let vmx = s.dir.file("vms/\(Self.folder)/base.vmx")
