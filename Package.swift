@@ -93,7 +93,7 @@ let package = Package(
             dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "LabHarness",
                            .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport", "GuestSSH"], resources: [.copy("Golden")]),
         .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit", "LabHarness"]),
     ]
 )

@@ -75,7 +75,7 @@ public struct StageScripts: Sendable {
 
     public init(lab: Lab, publicKey: String? = nil) throws {
         try Self.validate(lab: lab)
-        if let publicKey, !Self.isSafe(publicKey, extra: "+/=@:._- ") {
+        if let publicKey, !LabValidator.isScriptWord(publicKey, extra: "+/=@:._- ") {
             throw LabError(.invalidInput, "the SSH public key has characters a script cannot carry", location: .other("ssh public key"),
                            hint: "use an OpenSSH public key line: ssh-ed25519 AAAA… comment")
         }
@@ -269,29 +269,13 @@ public struct StageScripts: Sendable {
     /// Names from lab.json end up in shell words and YAML scalars unquoted: allow only what a DNS
     /// label, a user name or an interface name can hold, so no value can break out of its word.
     static func validate(lab: Lab) throws {
-        var errors: [LabError] = []
-        func check(_ value: String, _ path: String) {
-            if value.isEmpty || !isSafe(value, extra: "._-") || value.hasPrefix("-") {
-                errors.append(LabError(.invalidInput, "'\(value)' cannot be used in a script", location: .lab(path),
-                                       hint: "use letters, digits, '.', '_' and '-' only"))
-            }
-        }
-        check(lab.name, "name")
-        check(lab.ssh.user, "ssh.user")
-        check(lab.mesh.id, "mesh.id")
-        check(lab.base.name, "base.name")
-        check(lab.base.interface, "base.interface")
-        for (i, c) in lab.clusters.enumerated() {
-            check(c.name, "clusters[\(i)].name")
-            check(c.network, "clusters[\(i)].network")
-            for (j, n) in c.nodes.enumerated() { check(n.name, "clusters[\(i)].nodes[\(j)].name") }
+        let errors = LabValidator.scriptWordProblems(lab).map {
+            LabError(.invalidInput, $0.message, location: .lab($0.path), hint: $0.hint)
         }
         if errors.count == 1, let only = errors.first { throw only }
         if !errors.isEmpty { throw LabErrors(errors) }
     }
 
-    static func isSafe(_ s: String, extra: String) -> Bool {
-        s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || extra.contains($0)) }
     }
 }
 

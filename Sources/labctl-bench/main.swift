@@ -3,6 +3,7 @@
 //   labctl-bench ssh [--commands N] [--spawn-commands N] [--upload-mib N]
 //   labctl-bench restore [--lab FILE] [--runs N]    (docs/snapshots.md)
 //   labctl-bench up [--runs N] [--keep DIR] [--latency-model FILE]   (root: labctl up on the testbed, 2/4/10 nodes; docs/benchmarks.md)
+//   labctl-bench lock PATH [--hold S] [--wait S]    (a second process on a lab lock; docs/robustness.md)
 //
 // Subcommands are dispatched by name so later benchmarks can be added next to `ssh`.
 import Foundation
@@ -14,6 +15,7 @@ let benchmarks: [String: ([String]) async -> Int32] = [
     "ssh": SSHBenchmark.main,
     "restore": RestoreBenchmark.main,
     "up": UpBenchmark.main,
+    "lock": LockProbe.main,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -41,9 +41,13 @@ public enum LabRun {
     }
 
     /// Runs `body` holding the lab lock; a stale lock taken over is reported as a warning event.
+    /// A busy lab is refused at once, or waited for up to `LABCTL_LOCK_WAIT` seconds (docs/robustness.md).
     public static func withLock<T: Sendable>(paths: LabPaths, onEvent: @Sendable (EngineEvent) -> Void,
                                              _ body: () async throws -> T) async throws -> T {
-        let lock = try LabLock.acquire(path: paths.lock)
+        let wait = try LabLock.waitFromEnvironment()
+        let lock = try await LabLock.acquire(path: paths.lock, wait: wait) { busy in
+            onEvent(.warning("\(busy.message); waiting up to \(wait.components.seconds) s (LABCTL_LOCK_WAIT)"))
+        }
         defer { lock.release() }
         if let warning = lock.warning { onEvent(.warning(warning)) }
         return try await body()

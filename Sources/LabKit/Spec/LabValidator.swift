@@ -23,6 +23,7 @@ public enum LabValidator {
         var r = Report()
         checkNames(lab, into: &r)
         checkNetwork(lab, into: &r)
+        checkScriptWords(lab, into: &r)
         return r
     }
 

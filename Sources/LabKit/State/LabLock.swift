@@ -7,62 +7,129 @@ import Darwin
 
 /// The per-lab lock (`LabPaths.lock`): one labctl changes a lab at a time.
 ///
-/// The lock is an `flock(LOCK_EX | LOCK_NB)` on the lock file, which also holds the holder's PID
-/// as text. `flock` is the authority: the kernel drops it when the holder exits or is killed, so a
-/// crash never leaves the lab locked. The PID is only there to tell the user who holds it, and to
-/// warn when a previous labctl died without cleaning up (the file still names a PID that no
-/// longer runs: a "stale" lock, taken over with a warning).
+/// The lock is an `flock(LOCK_EX | LOCK_NB)` on the lock file. `flock` is the authority: the kernel
+/// drops it when the holder exits or is killed, so a crash never leaves the lab locked, and two
+/// processes that find the same stale record cannot both take over (only one gets the flock; the
+/// other is refused and names the winner). The file's content, the `Holder` record (PID, command
+/// line, since when), is written only while holding the flock and only tells the user who holds
+/// it, or which labctl died without cleaning up (a "stale" lock, taken over with a warning).
 ///
 /// flock locks belong to an open file description, so a second `acquire` in the same process is
 /// refused too (tests rely on this). The file is never deleted: unlinking a locked file would let
-/// a third process lock a new inode while the second still holds the old one.
+/// a third process lock a new inode while the second still holds the old one. See docs/robustness.md.
 public final class LabLock: @unchecked Sendable {
+    /// Who holds (or last held) the lock, as recorded in the lock file.
+    public struct Holder: Sendable, Codable, Equatable {
+        public var pid: Int32
+        /// The holder's command line (`labctl up --lab lab.json`); nil in a record with only a PID.
+        public var command: String?
+        /// When it took the lock.
+        public var since: Date?
+
+        public init(pid: Int32, command: String?, since: Date?) {
+            self.pid = pid
+            self.command = command
+            self.since = since
+        }
+
+        /// This process, now.
+        public static func current() -> Holder {
+            Holder(pid: getpid(), command: CommandLine.arguments.map(shellWord).joined(separator: " "), since: Date())
+        }
+
+        /// `PID 123, labctl up, since 2026-12-05T21:00:00Z`.
+        public var summary: String {
+            var parts = ["PID \(pid)"]
+            if let command { parts.append("`\(command)`") }
+            if let since { parts.append("since \(LabLock.timestamp(since))") }
+            return parts.joined(separator: ", ")
+        }
+
+        /// The command line for display: arguments with spaces or quotes are single-quoted, so
+        /// the summary is unambiguous (it is never run).
+        private static func shellWord(_ arg: String) -> String {
+            let plain = !arg.isEmpty && arg.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,@+".contains($0) }
+            return plain ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }
+    }
+
     public let path: String
-    /// Set when a stale lock was taken over: the PID that had died.
-    public let takenOverFrom: Int32?
+    /// Set when a stale lock was taken over: the holder that had ended without releasing it.
+    public let takenOver: Holder?
     private var fd: Int32
     private let lock = NSLock()
 
-    private init(path: String, fd: Int32, takenOverFrom: Int32?) {
+    /// The PID of a stale holder taken over.
+    public var takenOverFrom: Int32? { takenOver?.pid }
+
+    private init(path: String, fd: Int32, takenOver: Holder?) {
         self.path = path
         self.fd = fd
-        self.takenOverFrom = takenOverFrom
+        self.takenOver = takenOver
     }
 
     /// A warning to show when a stale lock was taken over.
     public var warning: String? {
-        takenOverFrom.map { "took over the lab lock from labctl PID \($0), which is no longer running (\(path))" }
+        guard let takenOver else { return nil }
+        let state = LabLock.isRunning(takenOver.pid) ? "which no longer holds it" : "which is no longer running"
+        return "took over the lab lock from labctl \(takenOver.summary), \(state) (\(path))"
     }
 
-    /// Takes the lock or throws `.conflict` naming the PID that holds it.
-    public static func acquire(path: String, pid: Int32 = getpid()) throws -> LabLock {
+    /// Takes the lock or throws `.conflict` naming who holds it.
+    public static func acquire(path: String, holder: Holder = .current()) throws -> LabLock {
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        if !dir.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw LabError(.commandFailed, "cannot create the lab's state directory", location: .file(dir),
+                               hint: "check that the directory is writable and the disk is not full", cause: error)
+            }
+        }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw LabError(.internalError, "cannot open the lab lock", location: .file(path),
+            throw LabError(.commandFailed, "cannot open the lab lock", location: .file(path),
                            hint: "check that the lab's state directory is writable", cause: POSIXError.current())
         }
-        let previous = readPID(fd)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
-            close(fd)
+            defer { close(fd) }
             guard err == EWOULDBLOCK || err == EAGAIN else {
-                throw LabError(.internalError, "cannot lock the lab", location: .file(path), cause: POSIXError.current(err))
+                throw LabError(.commandFailed, "cannot lock the lab", location: .file(path), cause: POSIXError.current(err))
             }
-            let holder = previous.map { "PID \($0)" } ?? "another process"
-            throw LabError(.conflict, "another labctl (\(holder)) is working on this lab", location: .file(path),
-                           hint: previous.map { "wait for it to finish, or stop it with `kill \($0)`; labctl up resumes where it stopped" }
-                               ?? "wait for it to finish")
+            throw conflict(path: path, holder: readHolderSettled(fd))
         }
-        // We hold the lock. A PID left in the file belongs to a labctl that ended without releasing.
-        var stale: Int32?
-        if let previous, previous != pid, !isRunning(previous) { stale = previous }
-        ftruncate(fd, 0)
-        let text = "\(pid)\n"
-        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
-        _ = fsync(fd)
-        return LabLock(path: path, fd: fd, takenOverFrom: stale)
+        // We hold the lock. A record left in the file belongs to a labctl that ended without releasing.
+        let previous = readHolder(fd)
+        let stale = previous.flatMap { $0.pid == holder.pid ? nil : $0 }
+        do {
+            try writeHolder(holder, fd: fd, path: path)
+        } catch {
+            flock(fd, LOCK_UN)
+            close(fd)
+            throw error
+        }
+        return LabLock(path: path, fd: fd, takenOver: stale)
+    }
+
+    /// Like `acquire`, but while another labctl holds the lock, retries every 100 ms until `wait`
+    /// has passed (then throws its `.conflict`). `onWait` is called once, with that conflict, when
+    /// the first attempt is refused, so the caller can say what it waits for.
+    public static func acquire(path: String, holder: Holder = .current(), wait: Duration,
+                               onWait: (LabError) -> Void = { _ in }) async throws -> LabLock {
+        let deadline = ContinuousClock.now.advanced(by: wait)
+        var told = false
+        while true {
+            do {
+                return try acquire(path: path, holder: holder)
+            } catch let error as LabError where error.code == .conflict && ContinuousClock.now < deadline {
+                if !told {
+                    onWait(error)
+                    told = true
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Releases the lock (also done by the kernel when the process exits).
@@ -78,20 +145,82 @@ public final class LabLock: @unchecked Sendable {
 
     deinit { release() }
 
-    /// The PID recorded in a lock file, if any (for `labctl status`).
-    public static func holder(path: String) -> Int32? {
+    /// The holder recorded in a lock file, if any (for `labctl status`).
+    public static func holderRecord(path: String) -> Holder? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        return readPID(fd)
+        return readHolder(fd)
     }
 
-    private static func readPID(_ fd: Int32) -> Int32? {
-        var buffer = [UInt8](repeating: 0, count: 32)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 31, 0) }
+    /// The PID recorded in a lock file, if any.
+    public static func holder(path: String) -> Int32? { holderRecord(path: path)?.pid }
+
+    /// How long `labctl` waits for a busy lab: `LABCTL_LOCK_WAIT` seconds (default 0: refuse at once).
+    public static func waitFromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Duration {
+        guard let text = environment["LABCTL_LOCK_WAIT"], !text.isEmpty else { return .zero }
+        guard let seconds = Int(text), seconds >= 0, seconds <= 86_400 else {
+            throw LabError(.invalidInput, "LABCTL_LOCK_WAIT must be a whole number of seconds (0 to 86400), not \"\(text)\"",
+                           location: .other("environment: LABCTL_LOCK_WAIT"), hint: "unset it to refuse at once when the lab is busy")
+        }
+        return .seconds(seconds)
+    }
+
+    private static func conflict(path: String, holder: Holder?) -> LabError {
+        let who = holder.map(\.summary) ?? "another process"
+        return LabError(.conflict, "another labctl (\(who)) is working on this lab", location: .file(path),
+                        hint: holder.map { "wait for it to finish (or set LABCTL_LOCK_WAIT=SECONDS to wait), or stop it with `kill \($0.pid)`; labctl up resumes where it stopped" }
+                            ?? "wait for it to finish, or set LABCTL_LOCK_WAIT=SECONDS to wait")
+    }
+
+    /// The record, written with one pwrite and then cut to its length, so the file never becomes
+    /// empty while held (a refused process retries a torn read briefly: `readHolderSettled`).
+    private static func writeHolder(_ holder: Holder, fd: Int32, path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        var data = (try? encoder.encode(holder)) ?? Data("\(holder.pid)".utf8)
+        data.append(0x0A)
+        let written = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        guard written == data.count, ftruncate(fd, off_t(data.count)) == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw LabError(.commandFailed, "cannot write the lab lock's holder record", location: .file(path),
+                           hint: "free space on the file system that holds the lab's state directory, then run the command again",
+                           cause: reason)
+        }
+        _ = fsync(fd)
+    }
+
+    /// Reads the holder's record. Between taking the flock and writing its record, a new holder
+    /// leaves the file empty, torn, or still naming the dead labctl it takes over from; a refused
+    /// process retries for up to 500 ms until the record names a running process, and otherwise
+    /// names nobody rather than a dead PID.
+    private static func readHolderSettled(_ fd: Int32) -> Holder? {
+        for _ in 0..<50 {
+            if let holder = readHolder(fd), isRunning(holder.pid) { return holder }
+            usleep(10_000)
+        }
+        return nil
+    }
+
+    /// A JSON `Holder`, or a bare PID (the format before issue 19, and what flock(1) tests write).
+    static func readHolder(_ fd: Int32) -> Holder? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4096, 0) }
         guard n > 0 else { return nil }
-        let text = String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return Int32(text)
+        let data = Data(buffer[0..<n])
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        if let holder = try? decoder.decode(Holder.self, from: data), holder.pid > 0 { return holder }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let pid = Int32(text), pid > 0 else { return nil }
+        return Holder(pid: pid, command: nil, since: nil)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
     }
 
     static func isRunning(_ pid: Int32) -> Bool {
