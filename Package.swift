@@ -54,11 +54,13 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // The host-side artifact cache: content-addressed release files (docs/cache.md).
+        .target(name: "LabCache", dependencies: ["LabKit", .product(name: "Crypto", package: "swift-crypto")]),
         // Remote stages: scripts and manifests as resources.
         .target(
             name: "LabStages",
             dependencies: [
-                "LabKit", "LabPKI", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
+                "LabKit", "LabPKI", "LabCache", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("Resources")]
         ),
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "LabctlCLI",
             dependencies: [
-                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML", "LabPKI",
+                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML", "LabPKI", "LabCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,7 +80,7 @@ let package = Package(
         .testTarget(name: "VMwareDriverTests", dependencies: ["VMwareDriver", "LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LabPKITests", dependencies: ["LabPKI", "LabKit"]),
         .testTarget(name: "LabXMLTests", dependencies: ["LabXML"], resources: [.copy("Schemas")]),
-        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI", "LabCache"], resources: [.copy("Golden")]),
         // End-to-end testbed (Tests/Testbed): real guests behind a fake vmrun; needs root.
         .target(name: "TestbedSupport", dependencies: ["LabKit"], path: "Tests/TestbedSupport"),
         .testTarget(name: "TestbedTests", dependencies: ["LabKit", "TestbedSupport"]),
@@ -88,7 +90,8 @@ let package = Package(
             dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "TestbedSupport",
                            .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabCache"], resources: [.copy("Golden")]),
         .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit"]),
+        .testTarget(name: "LabCacheTests", dependencies: ["LabCache", "LabKit"]),
     ]
 )
