@@ -58,7 +58,17 @@ public struct CacheStore: Sendable {
 
     /// Where an interrupted download of `url` waits to be resumed.
     func partialPath(for url: String) -> String {
-        partialDirectory + "/" + Self.hex(SHA256.hash(data: Data(url.utf8))) + ".part"
+        partialDirectory + "/" + Self.key(url) + ".part"
+    }
+
+    /// A URL's file name: the hex sha256 of the URL (in `partial/`, and in the guests' upload folder).
+    public static func key(_ url: String) -> String { hex(SHA256.hash(data: Data(url.utf8))) }
+
+    /// The bytes of an entry, re-hashed: nil when the blob is gone or no longer matches (never used then).
+    public func verifiedContents(_ entry: CacheEntry) throws -> Data? {
+        guard let data = FileManager.default.contents(atPath: blobPath(entry.sha256)),
+              Self.hex(SHA256.hash(data: data)) == entry.sha256 else { return nil }
+        return data
     }
 
     /// Takes the cache's writer lock: a second fill or verify is refused, not interleaved.
