@@ -201,9 +201,15 @@ struct BaseOperations: Sendable {
         let rendered = try services.scripts.render(script)
         let out: [String: String]
         do {
+            // Cached release files go up before the script and are removed after it, also when it fails.
             let uploaded = try await hooks.cache?.upload(for: rendered, versions: services.scripts.profile.versions, user: lab.ssh.user, on: session, ctx) ?? 0
-            out = try await ScriptRunner.run(rendered, on: session, ctx)
-            if uploaded > 0, let cache = hooks.cache { try await cache.clean(on: session) }
+            do {
+                out = try await ScriptRunner.run(rendered, on: session, ctx)
+            } catch {
+                if uploaded > 0 { try? await hooks.cache?.clean(on: session) }
+                throw error
+            }
+            if uploaded > 0 { try await hooks.cache?.clean(on: session) }
         } catch let e as LabError where e.code == .connection {
             await services.sessions.drop(node: name)
             await address.set(nil)

@@ -113,35 +113,24 @@ enum ShellWord {
     /// The value of a word, or nil when it uses anything but literals, known `$variables` and
     /// `$(basename '…')` / `$(dirname '…')`.
     static func evaluate(_ word: String, _ variables: [String: String]) -> String? {
-        var out = ""
-        var rest = Substring(word)
-        while let c = rest.first {
-            if c == "'" {
-                guard let end = rest.dropFirst().firstIndex(of: "'") else { return nil }
-                out += rest[rest.index(after: rest.startIndex) ..< end]
-                rest = rest[rest.index(after: end)...]
-            } else if c == "\"" {
-                guard let end = rest.dropFirst().lastIndex(of: "\""), end > rest.startIndex,
-                      let inner = evaluateDoubleQuoted(rest[rest.index(after: rest.startIndex) ..< end], variables) else { return nil }
-                out += inner
-                rest = rest[rest.index(after: end)...]
-            } else if c == "$" {
-                guard let (value, after) = expansion(rest, variables) else { return nil }
-                out += value
-                rest = after
-            } else {
-                out.append(c)
-                rest = rest.dropFirst()
-            }
-        }
-        return out
+        expand(Substring(word), variables, quotes: true)
     }
 
-    private static func evaluateDoubleQuoted(_ text: Substring, _ variables: [String: String]) -> String? {
+    /// Expands `$…` in `text`; with `quotes`, also removes '…' (literal) and "…" (expanded) quoting.
+    private static func expand(_ text: Substring, _ variables: [String: String], quotes: Bool) -> String? {
         var out = ""
         var rest = text
         while let c = rest.first {
-            if c == "$" {
+            if quotes && c == "'" {
+                guard let end = rest.dropFirst().firstIndex(of: "'") else { return nil }
+                out += rest[rest.index(after: rest.startIndex) ..< end]
+                rest = rest[rest.index(after: end)...]
+            } else if quotes && c == "\"" {
+                guard let end = rest.dropFirst().lastIndex(of: "\""), end > rest.startIndex,
+                      let inner = expand(rest[rest.index(after: rest.startIndex) ..< end], variables, quotes: false) else { return nil }
+                out += inner
+                rest = rest[rest.index(after: end)...]
+            } else if c == "$" {
                 guard let (value, after) = expansion(rest, variables) else { return nil }
                 out += value
                 rest = after
