@@ -54,11 +54,13 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // The host-side artifact cache: content-addressed release files (docs/cache.md).
+        .target(name: "LabCache", dependencies: ["LabKit", .product(name: "Crypto", package: "swift-crypto")]),
         // Remote stages: scripts and manifests as resources.
         .target(
             name: "LabStages",
             dependencies: [
-                "LabKit", "LabPKI", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
+                "LabKit", "LabPKI", "LabCache", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("Resources")]
         ),
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "LabctlCLI",
             dependencies: [
-                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML", "LabPKI",
+                "LabKit", "VMwareDriver", "GuestSSH", "LabStages", "LabXML", "LabPKI", "LabCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -84,7 +86,7 @@ let package = Package(
         .testTarget(name: "VMwareDriverTests", dependencies: ["VMwareDriver", "LabKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LabPKITests", dependencies: ["LabPKI", "LabKit"]),
         .testTarget(name: "LabXMLTests", dependencies: ["LabXML"], resources: [.copy("Schemas")]),
-        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabctlCLITests", dependencies: ["LabctlCLI", "LabKit", "VMwareDriver", "LabXML", "LabPKI", "LabCache"], resources: [.copy("Golden")]),
         // End-to-end testbed (Tests/Testbed): real guests behind a fake vmrun; needs root.
         .testTarget(name: "TestbedTests", dependencies: ["LabKit", "LabHarness"]),
         // `labctl up` end to end on the testbed: the real binary, the fake vmrun, real guests; needs root.
@@ -93,7 +95,8 @@ let package = Package(
             dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "LabHarness",
                            .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport", "GuestSSH"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport", "GuestSSH", "LabCache"], resources: [.copy("Golden")]),
         .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit", "LabHarness"]),
+        .testTarget(name: "LabCacheTests", dependencies: ["LabCache", "LabKit"]),
     ]
 )

@@ -28,7 +28,7 @@ public struct Labctl: AsyncParsableCommand {
             CommandGroup(name: "Network", subcommands: [NetCommand.self]),
             CommandGroup(name: "Mesh", subcommands: [Verify.self, CA.self]),
             CommandGroup(name: "Nodes", subcommands: [SSHCommand.self, SSHConfigCommand.self]),
-            CommandGroup(name: "Other", subcommands: [VersionCommand.self]),
+            CommandGroup(name: "Other", subcommands: [Cache.self, VersionCommand.self]),
         ]
     )
 

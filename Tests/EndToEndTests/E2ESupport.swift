@@ -116,6 +116,8 @@ struct TestLab: Sendable {
         var env = await tb.environment
         env["LABCTL_FAKE_VMRUN_LOG"] = callLog
         env["CI"] = "1"
+        // Each lab its own (empty) artifact cache: the user's ~/.cache/labctl never leaks into a test.
+        env["LABCTL_CACHE_DIR"] = dir.appendingPathComponent("cache").path
         if let faults { env["LABCTL_FAKE_VMRUN_FAULTS"] = faults.path }
         return env
     }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import GuestSSH
+import LabCache
 import LabKit
 import LabStages
+import VMwareDriver
 
 extension Labctl {
     struct BasePrepare: AsyncParsableCommand {
@@ -17,6 +19,9 @@ extension Labctl {
                 cgroup driver (3), kernel modules and sysctls (4.1), kubeadm/kubelet/kubectl pinned \
                 (4.2); then the base is shut down and base.workerCheckpoint (snapshot#1) taken; then \
                 istioctl and k9s (5, 6) and base.controlPlaneCheckpoint (snapshot#2), powered off.
+
+                With a filled host cache (labctl cache fill, docs/cache.md) the release files are \
+                uploaded over SFTP instead of downloaded in the base; apt packages still come from the network.
 
                 Safe to re-run: with both checkpoints present it does nothing; after a failure it \
                 resumes where it stopped. --force re-creates both checkpoints, but only when no \
@@ -53,7 +58,8 @@ extension Labctl {
                 installKey: { endpoint, password in
                     try await SSHSession.bootstrapWithPassword(endpoint, password: password, options: options, deadline: .seconds(60))
                 },
-                address: address)
+                address: address,
+                cache: try Self.cache())
             let env = try LabEnvironment.make(loaded)
             let services = env.services
             let selection: StageSelection
@@ -72,6 +78,14 @@ extension Labctl {
                 try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: selection, onEvent: onEvent)
             }
         }
+    }
+}
+
+extension Labctl.BasePrepare {
+    /// The host cache (docs/cache.md), used when `labctl cache fill` has put something in it.
+    static func cache() throws -> CachedReleaseFiles? {
+        let store = CacheStore(root: try CacheLocation.resolve(macOS: HostPlatform.current.kind == .macos))
+        return try store.entries().isEmpty ? nil : CachedReleaseFiles(store: store)
     }
 }
 

@@ -14,7 +14,7 @@ apt-get install -y -q conntrack socat ebtables ethtool iptables curl >/dev/null
 BIN=/usr/local/bin
 for binary in kubeadm kubelet kubectl; do
   url='{{profile.kubernetes.binaryBaseURL}}'/$binary
-  want=$(curl -fsSL --retry 5 --connect-timeout 20 --max-time 60 "$url.sha256" | awk '{print $1}')
+  want=$(cached_sha256 "$url" || curl -fsSL --retry 5 --connect-timeout 20 --max-time 60 "$url.sha256" | awk '{print $1}')
   got=$(sha256sum "$BIN/$binary" 2>/dev/null | awk '{print $1}' || true)
   if [ "$got" != "$want" ]; then
     tmp=$(mktemp)

@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+import LabKit
+
+/// One cached artifact, as `index.json` records it.
+public struct CacheEntry: Sendable, Hashable, Codable {
+    public var name: String
+    public var version: String
+    public var kind: ArtifactKind
+    /// The origin URL (never the mirror's): the key the guests' scripts look artifacts up by.
+    public var source: String
+    /// The checksum file it was verified against; nil when upstream publishes none.
+    public var checksumURL: String?
+    public var sha256: String
+    public var size: Int64
+    public var fetchedAt: Date
+
+    public init(name: String, version: String, kind: ArtifactKind, source: String, checksumURL: String?, sha256: String, size: Int64, fetchedAt: Date) {
+        self.name = name
+        self.version = version
+        self.kind = kind
+        self.source = source
+        self.checksumURL = checksumURL
+        self.sha256 = sha256
+        self.size = size
+        self.fetchedAt = fetchedAt
+    }
+}
+
+/// The index: every entry, keyed by source URL, sorted for stable output.
+struct CacheIndexFile: Codable {
+    static let currentVersion = 1
+    var version: Int
+    var entries: [CacheEntry]
+}
+
+/// The content-addressed store under the cache folder (docs/cache.md):
+///
+///     <root>/index.json             the entries (name, version, kind, source, sha256, size, fetchedAt)
+///     <root>/blobs/sha256/<hex>     the bytes, named by their own sha256
+///     <root>/partial/<key>.part     an interrupted download, resumed by the next fill
+///     <root>/lock                   held by a fill or verify (one writer at a time)
+///
+/// The index is written atomically (temp file, fsync, rename), after the blob it names is in place,
+/// so a crash leaves at worst an unreferenced blob, never an entry without its bytes.
+public struct CacheStore: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    var indexPath: String { root + "/index.json" }
+    var lockPath: String { root + "/lock" }
+    var partialDirectory: String { root + "/partial" }
+
+    public func blobPath(_ sha256: String) -> String { root + "/blobs/sha256/" + sha256 }
+
+    /// Where an interrupted download of `url` waits to be resumed.
+    func partialPath(for url: String) -> String {
+        partialDirectory + "/" + Self.key(url) + ".part"
+    }
+
+    /// A URL's file name: the hex sha256 of the URL (in `partial/`, and in the guests' upload folder).
+    public static func key(_ url: String) -> String { hex(SHA256.hash(data: Data(url.utf8))) }
+
+    /// The bytes of an entry, re-hashed: nil when the blob is gone or no longer matches (never used then).
+    public func verifiedContents(_ entry: CacheEntry) throws -> Data? {
+        guard let data = FileManager.default.contents(atPath: blobPath(entry.sha256)),
+              Self.hex(SHA256.hash(data: data)) == entry.sha256 else { return nil }
+        return data
+    }
+
+    /// Takes the cache's writer lock: a second fill or verify is refused, not interleaved.
+    func lock() throws -> LabLock {
+        do {
+            return try LabLock.acquire(path: lockPath)
+        } catch let error as LabError where error.code == .conflict {
+            throw LabError(.conflict, "another labctl is filling or verifying the cache", location: lockPath,
+                           hint: "wait for it to finish, then run the command again")
+        }
+    }
+
+    /// The index's entries; an absent index is an empty cache.
+    public func entries() throws -> [CacheEntry] {
+        guard let data = FileManager.default.contents(atPath: indexPath) else { return [] }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let file: CacheIndexFile
+        do {
+            file = try decoder.decode(CacheIndexFile.self, from: data)
+        } catch {
+            throw LabError(.internalError, "the cache index cannot be read", location: indexPath,
+                           hint: "delete \(indexPath) and run labctl cache fill again (the blobs are re-checked)", cause: "\(error)")
+        }
+        guard file.version == CacheIndexFile.currentVersion else {
+            throw LabError(.unsupported, "the cache index has version \(file.version); this labctl reads version \(CacheIndexFile.currentVersion)",
+                           location: indexPath, hint: "use the labctl that wrote it, or delete \(root) and fill it again")
+        }
+        return file.entries
+    }
+
+    /// The entry for an origin URL, if its blob is present.
+    public func entry(for source: String) throws -> CacheEntry? {
+        try entries().first { $0.source == source && FileManager.default.fileExists(atPath: blobPath($0.sha256)) }
+    }
+
+    func write(_ entries: [CacheEntry]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(CacheIndexFile(version: CacheIndexFile.currentVersion, entries: entries.sorted { $0.source < $1.source }))
+        try AtomicFile.write(data + Data("\n".utf8), to: indexPath)
+    }
+
+    /// Moves a verified download into the store and records it (replacing any entry for the same source).
+    func add(file path: String, sha256: String, spec: ArtifactSpec, fetchedAt: Date = Date()) throws -> CacheEntry {
+        let blob = blobPath(sha256)
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: (blob as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        if fm.fileExists(atPath: blob) { try fm.removeItem(atPath: path) } else { try fm.moveItem(atPath: path, toPath: blob) }
+        let size = (try fm.attributesOfItem(atPath: blob)[.size] as? NSNumber)?.int64Value ?? 0
+        let entry = CacheEntry(name: spec.name, version: spec.version, kind: spec.kind, source: spec.url, checksumURL: spec.checksum?.url,
+                               sha256: sha256, size: size, fetchedAt: fetchedAt)
+        try write(try entries().filter { $0.source != spec.url } + [entry])
+        return entry
+    }
+
+    /// Forgets an entry and deletes its blob unless another entry shares it.
+    func remove(_ entry: CacheEntry) throws {
+        let rest = try entries().filter { $0.source != entry.source }
+        try write(rest)
+        if !rest.contains(where: { $0.sha256 == entry.sha256 }) { try? FileManager.default.removeItem(atPath: blobPath(entry.sha256)) }
+    }
+
+    /// The sha256 of a file, read in 1 MiB chunks (release files are hundreds of MB).
+    public static func sha256(ofFile path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw LabError(.notFound, "cannot read \(path)", location: path)
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hex(hasher.finalize())
+    }
+
+    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+}
