@@ -65,7 +65,7 @@ public struct Mirror: Sendable, Hashable {
 
     public init(_ base: String) throws {
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https", "file"].contains(scheme) else {
-            throw LabError(.invalidInput, "'\(base)' is not a mirror URL", location: "--mirror",
+            throw LabError(.invalidInput, "'\(base)' is not a mirror URL", location: .option("--mirror"),
                            hint: "give an http://, https:// or file:// URL whose paths are <host>/<path> of the origin URLs")
         }
         self.base = base.hasSuffix("/") ? String(base.dropLast()) : base

@@ -123,7 +123,7 @@ public struct CacheFiller: Sendable {
             let text = try await downloader.fetch(url(checksum.url))
             bytes += Int64(text.count)
             guard let digest = checksum.digest(in: String(decoding: text, as: UTF8.self)) else {
-                throw LabError(.commandFailed, "\(checksum.url) publishes no sha256 for \(checksum.entry ?? spec.name)", location: checksum.url,
+                throw LabError(.commandFailed, "\(checksum.url) publishes no sha256 for \(checksum.entry ?? spec.name)", location: .other(checksum.url),
                                hint: "the release may have been re-published; check the URL in the profile, then run labctl cache fill again")
             }
             want = digest
@@ -144,7 +144,7 @@ public struct CacheFiller: Sendable {
                 try? FileManager.default.removeItem(atPath: partial)
                 if resumeFrom > 0 && attempt == 1 { continue }
                 throw LabError(.security, "checksum mismatch for \(spec.url): published \(want), downloaded \(got)",
-                               location: spec.checksum?.url ?? spec.url,
+                               location: .other(spec.checksum?.url ?? spec.url),
                                hint: "the download was corrupted or the file changed upstream; run labctl cache fill again, and report it if it persists")
             }
             let entry = try store.add(file: partial, sha256: got, spec: spec)

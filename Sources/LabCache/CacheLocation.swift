@@ -11,7 +11,7 @@ public enum CacheLocation {
     public static func resolve(environment: [String: String] = ProcessInfo.processInfo.environment, macOS: Bool) throws -> String {
         if let dir = environment["LABCTL_CACHE_DIR"], !dir.isEmpty { return dir }
         guard let home = environment["HOME"], !home.isEmpty else {
-            throw LabError(.invalidInput, "cannot find the cache folder: HOME is not set", location: "environment: HOME",
+            throw LabError(.invalidInput, "cannot find the cache folder: HOME is not set", location: .option("HOME"),
                            hint: "set HOME, or LABCTL_CACHE_DIR to the folder labctl may cache downloads in")
         }
         if macOS { return home + "/Library/Caches/labctl" }

@@ -76,7 +76,7 @@ public struct CacheStore: Sendable {
         do {
             return try LabLock.acquire(path: lockPath)
         } catch let error as LabError where error.code == .conflict {
-            throw LabError(.conflict, "another labctl is filling or verifying the cache", location: lockPath,
+            throw LabError(.conflict, "another labctl is filling or verifying the cache", location: .file(lockPath),
                            hint: "wait for it to finish, then run the command again")
         }
     }
@@ -90,12 +90,12 @@ public struct CacheStore: Sendable {
         do {
             file = try decoder.decode(CacheIndexFile.self, from: data)
         } catch {
-            throw LabError(.internalError, "the cache index cannot be read", location: indexPath,
-                           hint: "delete \(indexPath) and run labctl cache fill again (the blobs are re-checked)", cause: "\(error)")
+            throw LabError(.internalError, "the cache index cannot be read", location: .file(indexPath),
+                           hint: "delete \(indexPath) and run labctl cache fill again (the blobs are re-checked)", cause: error)
         }
         guard file.version == CacheIndexFile.currentVersion else {
             throw LabError(.unsupported, "the cache index has version \(file.version); this labctl reads version \(CacheIndexFile.currentVersion)",
-                           location: indexPath, hint: "use the labctl that wrote it, or delete \(root) and fill it again")
+                           location: .file(indexPath), hint: "use the labctl that wrote it, or delete \(root) and fill it again")
         }
         return file.entries
     }
@@ -136,7 +136,7 @@ public struct CacheStore: Sendable {
     /// The sha256 of a file, read in 1 MiB chunks (release files are hundreds of MB).
     public static func sha256(ofFile path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw LabError(.notFound, "cannot read \(path)", location: path)
+            throw LabError(.notFound, "cannot read \(path)", location: .file(path))
         }
         defer { try? handle.close() }
         var hasher = SHA256()

@@ -52,8 +52,8 @@ public struct CurlDownloader: ArtifactDownloader {
     }
 
     private func failure(_ url: String, _ command: Command, _ result: CommandResult) -> LabError {
-        LabError(.commandFailed, "cannot download \(url) (curl exit \(result.exitStatus))", location: command.display,
+        LabError(.commandFailed, "cannot download \(url) (curl exit \(result.exitStatus))", location: .command(command),
                  hint: "check the host's internet connection or the --mirror URL, then run labctl cache fill again (it resumes)",
-                 cause: result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))
+                 detail: result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

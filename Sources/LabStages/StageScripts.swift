@@ -275,8 +275,6 @@ public struct StageScripts: Sendable {
         if errors.count == 1, let only = errors.first { throw only }
         if !errors.isEmpty { throw LabErrors(errors) }
     }
-
-    }
 }
 
 /// The manifests the scripts embed.

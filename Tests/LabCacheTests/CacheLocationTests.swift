@@ -12,7 +12,7 @@ import Testing
         #expect(try CacheLocation.resolve(environment: ["HOME": "/Users/u", "XDG_CACHE_HOME": "/x"], macOS: true) == "/Users/u/Library/Caches/labctl")
         #expect(try CacheLocation.resolve(environment: ["HOME": "/home/u", "LABCTL_CACHE_DIR": "/srv/c"], macOS: false) == "/srv/c")
         let error = try #require(throws: LabError.self) { try CacheLocation.resolve(environment: [:], macOS: false) }
-        #expect(error.location == "environment: HOME")
+        #expect(error.location == .option("HOME"))
     }
 
     @Test func mirrorRewritesTheOriginOntoHostAndPath() throws {

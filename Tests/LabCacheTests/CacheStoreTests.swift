@@ -197,7 +197,7 @@ func tempDir() throws -> String {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: root + "/index.json"))
         let error = try #require(throws: LabError.self) { try CacheStore(root: root).entries() }
-        #expect(error.location == root + "/index.json" && error.hint?.contains("labctl cache fill") == true)
+        #expect(error.location == .file(root + "/index.json") && error.hint?.contains("labctl cache fill") == true)
     }
 
     @Test func aSecondWriterIsRefused() async throws {

@@ -44,7 +44,7 @@ struct LabLockProcessTests {
         #expect(error?.message.contains("PID \(child.pid), `") == true)
         #expect(error?.message.contains("labctl-bench lock \(path) --hold 30") == true)
         #expect(error?.hint?.contains("kill \(child.pid)") == true)
-        #expect(error?.location == path)
+        #expect(error?.location == .file(path))
     }
 
     @Test func secondProcessWaitsBoundedThenGetsTheLock() throws {
@@ -113,7 +113,7 @@ struct LabLockProcessTests {
         for bad in ["-1", "1.5", "soon", "$(id)", "86401"] {
             let error = #expect(throws: LabError.self) { try LabLock.waitFromEnvironment(["LABCTL_LOCK_WAIT": bad]) }
             #expect(error?.code == .invalidInput)
-            #expect(error?.location == "environment: LABCTL_LOCK_WAIT")
+            #expect(error?.location == .option("LABCTL_LOCK_WAIT"))
         }
     }
 }

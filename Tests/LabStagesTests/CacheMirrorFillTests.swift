@@ -31,7 +31,7 @@ import Testing
             }
             guard let port else {
                 process.terminate()
-                throw LabError(.timeout, "the cache mirror did not start", location: portFile)
+                throw LabError(.timeout, "the cache mirror did not start", location: .file(portFile))
             }
             self.port = port
         }
@@ -130,7 +130,7 @@ import Testing
         let summary = try await Self.filler(dir + "/cache", server).fill(Array(good) + [bad])
         #expect(summary.stored.count == 2 && summary.failed.map(\.0.url) == [bad.url])
         let error = try #require(summary.failed.first?.1)
-        #expect(error.message.contains("curl exit 22") && error.location?.contains("curl -fsSL") == true, "\(error)")
-        #expect(error.cause?.contains("404") == true, "\(error)")
+        #expect(error.message.contains("curl exit 22") && error.location?.argv?.starts(with: ["curl", "-fsSL"]) == true, "\(error)")
+        #expect(error.causeText?.contains("404") == true, "\(error)")
     }
 }

@@ -56,7 +56,7 @@ import LabKit
                     Issue.record("lab.json with \(field.path) = \(value.debugDescription) was accepted")
                 } catch let errors as LabErrors {
                     #expect(errors.errors.allSatisfy { $0.code == .invalidInput })
-                    #expect(errors.errors.contains { $0.location?.hasPrefix("lab.json: \(field.path) (line") == true },
+                    #expect(errors.errors.contains { $0.location?.description.hasPrefix("lab.json: \(field.path) (line") == true },
                             "no error names \(field.path) for \(value.debugDescription): \(errors)")
                 }
             }
@@ -76,7 +76,7 @@ import LabKit
                 var lab = clean
                 set(&lab, value)
                 let error = #expect(throws: LabError.self) { try StageScripts(lab: lab, publicKey: Fixture.publicKey) }
-                #expect(error?.location == "lab.json: \(path)")
+                #expect(error?.location == .lab(path))
                 #expect(error?.code == .invalidInput)
             }
         }
@@ -86,7 +86,7 @@ import LabKit
         for value in ["1.21.0$(id)", "1.21.0 && reboot", "1.21.0\n", "`id`"] {
             let lab = try Fixture.lab(profile: "seed-2021", versions: ["kubernetes": value])
             let error = #expect(throws: LabError.self) { try StageScripts(lab: lab, publicKey: Fixture.publicKey) }
-            #expect(error?.location == "lab.json: versions.kubernetes")
+            #expect(error?.location == .lab("versions.kubernetes"))
         }
     }
 

@@ -64,6 +64,6 @@ import Testing
     @Test func anUnknownWordIsAnError() throws {
         let text = "fetch_verified \"$UNKNOWN/x.tgz\" \"$tmp/x\" 'https://e.x/x.sha256'\n"
         let error = try #require(throws: LabError.self) { try ReleaseDownloads.artifacts(in: text, script: "base-x", versions: [:]) }
-        #expect(error.message.contains("argument 1") && error.location == "script base-x")
+        #expect(error.message.contains("argument 1") && error.location == .other("script base-x"))
     }
 }

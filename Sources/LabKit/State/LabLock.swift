@@ -161,7 +161,7 @@ public final class LabLock: @unchecked Sendable {
         guard let text = environment["LABCTL_LOCK_WAIT"], !text.isEmpty else { return .zero }
         guard let seconds = Int(text), seconds >= 0, seconds <= 86_400 else {
             throw LabError(.invalidInput, "LABCTL_LOCK_WAIT must be a whole number of seconds (0 to 86400), not \"\(text)\"",
-                           location: .other("environment: LABCTL_LOCK_WAIT"), hint: "unset it to refuse at once when the lab is busy")
+                           location: .option("LABCTL_LOCK_WAIT"), hint: "unset it to refuse at once when the lab is busy")
         }
         return .seconds(seconds)
     }
@@ -183,10 +183,9 @@ public final class LabLock: @unchecked Sendable {
         data.append(0x0A)
         let written = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         guard written == data.count, ftruncate(fd, off_t(data.count)) == 0 else {
-            let reason = String(cString: strerror(errno))
             throw LabError(.commandFailed, "cannot write the lab lock's holder record", location: .file(path),
                            hint: "free space on the file system that holds the lab's state directory, then run the command again",
-                           cause: reason)
+                           cause: POSIXError.current())
         }
         _ = fsync(fd)
     }

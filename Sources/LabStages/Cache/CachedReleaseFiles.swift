@@ -35,8 +35,8 @@ public struct CachedReleaseFiles: Sendable {
         let mkdir = Command(["install", "-d", "-m", "0755", "-o", user, Self.guestDirectory], deadline: .seconds(30), sudo: true)
         let made = try await session.run(mkdir)
         guard made.succeeded else {
-            throw LabError(.commandFailed, "cannot create the upload folder for cached files", location: mkdir.display,
-                           hint: "check sudo for \(user) on the base", cause: made.stderrText)
+            throw LabError(.commandFailed, "cannot create the upload folder for cached files", location: .command(mkdir),
+                           hint: "check sudo for \(user) on the base", detail: made.stderrText)
         }
         for (spec, data, sha256) in found {
             let path = Self.guestDirectory + "/" + CacheStore.key(spec.url)
@@ -52,7 +52,7 @@ public struct CachedReleaseFiles: Sendable {
         let rm = Command(["rm", "-rf", "--", Self.guestDirectory], deadline: .seconds(60), sudo: true)
         let result = try await session.run(rm)
         guard result.succeeded else {
-            throw LabError(.commandFailed, "cannot remove the uploaded cached files", location: rm.display, cause: result.stderrText)
+            throw LabError(.commandFailed, "cannot remove the uploaded cached files", location: .command(rm), detail: result.stderrText)
         }
     }
 }

@@ -66,7 +66,7 @@ public enum ReleaseDownloads {
             func value(_ i: Int) throws -> String {
                 guard i < words.count, let v = ShellWord.evaluate(words[i], variables) else {
                     throw LabError(.internalError, "cannot derive the cache's artifact list: argument \(i) of `\(line)` is not a URL labctl can evaluate",
-                                   location: "script \(script)", hint: "keep fetch calls to quoted URLs, $variables and $(basename/dirname '…')")
+                                   location: .other("script \(script)"), hint: "keep fetch calls to quoted URLs, $variables and $(basename/dirname '…')")
                 }
                 return v
             }

@@ -107,7 +107,7 @@ extension Labctl {
             guard bad.isEmpty else {
                 throw LabError(.commandFailed, "\(bad.count) cached file\(bad.count == 1 ? " was" : "s were") corrupt or missing and removed: "
                                + bad.map(\.entry.name).joined(separator: ", "),
-                               location: store.root, hint: "run labctl cache fill to download them again")
+                               location: .file(store.root), hint: "run labctl cache fill to download them again")
             }
         }
     }
