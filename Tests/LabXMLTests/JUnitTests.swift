@@ -1,5 +1,5 @@
 // Foundation and the libxml2 module in one Swift module: builds only because the shim
-// undefines LIBXML_ICU_ENABLED (swift-stack.md §1). This file is the standing check.
+// undefines LIBXML_ICU_ENABLED (docs/engine.md, "LabXML and Foundation's ICU"). This file is the standing check.
 import CLibXML2
 import Foundation
 @testable import LabXML
