@@ -69,7 +69,7 @@ struct ScriptContext: Encodable {
     var node: Node?
     var cluster: Cluster?
     var otherClusters: [ClusterName]?
-    /// The nodes a wait script waits for (`StageScript.Target.cluster(on:nodes:)`).
+    /// The cluster's nodes, which `wait-nodes` waits for.
     var waitNodes: [String]?
     /// The node (or base VM) the script runs on.
     var target: String

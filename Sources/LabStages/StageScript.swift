@@ -23,7 +23,6 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
     // Kubernetes (seed 8-10), per cluster.
     case kubeadmInit = "kubeadm-init"
     case cni = "cni"
-    case waitControlPlane = "wait-control-plane"
     case joinCommand = "join-command"
     case kubeadmJoin = "kubeadm-join"
     case waitNodes = "wait-nodes"
@@ -68,17 +67,16 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
         case base(before: BaseCheckpoint)
         /// Each selected node (`node:` required), on that node.
         case node(NodeSelection)
-        /// One cluster (`cluster:` required), on `ClusterHost`; `nodes` are the cluster's nodes the
-        /// script names (`{{#waitNodes}}`).
-        case cluster(on: ClusterHost, nodes: NodeSelection)
+        /// One cluster (`cluster:` required), on `ClusterHost`.
+        case cluster(on: ClusterHost)
         /// The whole lab, on the mesh node.
         case lab
     }
 
     /// The base VM's two checkpoints (seed 4.3 and 6.2): workers and control planes are cloned from them.
     public enum BaseCheckpoint: Sendable, Equatable { case workers, controlPlanes }
-    /// Which nodes a script is rendered for (node scripts) or names (cluster scripts).
-    public enum NodeSelection: Sendable, Equatable { case all, workers, controlPlane }
+    /// Which nodes a node script is rendered for.
+    public enum NodeSelection: Sendable, Equatable { case all, workers }
     /// Where a cluster script runs: its control plane, or the mesh node with the merged kubeconfig.
     public enum ClusterHost: Sendable, Equatable { case controlPlane, meshNode }
 
@@ -134,19 +132,15 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
                         input: nil, outputIsSecret: false, manifests: [],
                         seed: "7.5", summary: "the node's identity as key=value lines")
         case .kubeadmInit:
-            Declaration(template: "kubeadm-init", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(1200),
+            Declaration(template: "kubeadm-init", target: .cluster(on: .controlPlane), sudo: true, deadline: .seconds(1200),
                         input: nil, outputIsSecret: false, manifests: [.kubeadmConfig],
                         seed: "8.1", summary: "kubeadm init and the lab user's kubeconfig")
         case .cni:
-            Declaration(template: "cni", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(900),
+            Declaration(template: "cni", target: .cluster(on: .controlPlane), sudo: true, deadline: .seconds(900),
                         input: nil, outputIsSecret: false, manifests: [],
                         seed: "8.3", summary: "the pod network")
-        case .waitControlPlane:
-            Declaration(template: "wait-nodes", target: .cluster(on: .controlPlane, nodes: .controlPlane), sudo: true, deadline: .seconds(900),
-                        input: nil, outputIsSecret: false, manifests: [],
-                        seed: "8.3 (watch kubectl get pods -A)", summary: "wait until the control plane node is Ready")
         case .joinCommand:
-            Declaration(template: "join-command", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(120),
+            Declaration(template: "join-command", target: .cluster(on: .controlPlane), sudo: true, deadline: .seconds(120),
                         input: nil, outputIsSecret: true, manifests: [],
                         seed: "8.2", summary: "a fresh join command (secret output)")
         case .kubeadmJoin:
@@ -154,19 +148,19 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
                         input: .joinCommand, outputIsSecret: false, manifests: [],
                         seed: "8.2", summary: "join a worker (secret input)")
         case .waitNodes:
-            Declaration(template: "wait-nodes", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(900),
+            Declaration(template: "wait-nodes", target: .cluster(on: .controlPlane), sudo: true, deadline: .seconds(900),
                         input: nil, outputIsSecret: false, manifests: [],
                         seed: "8.3 (watch kubectl get pods -A)", summary: "wait until every node is Ready")
         case .metallb:
-            Declaration(template: "metallb", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(900),
+            Declaration(template: "metallb", target: .cluster(on: .controlPlane), sudo: true, deadline: .seconds(900),
                         input: nil, outputIsSecret: false, manifests: [.metallbPool],
                         seed: "9", summary: "MetalLB and the cluster's address pool")
         case .dnsCheck:
-            Declaration(template: "dns-check", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(600),
+            Declaration(template: "dns-check", target: .cluster(on: .controlPlane), sudo: true, deadline: .seconds(600),
                         input: nil, outputIsSecret: false, manifests: [.dnsutils],
                         seed: "10", summary: "resolve kubernetes.default from a pod")
         case .adminKubeconfig:
-            Declaration(template: "admin-kubeconfig", target: .cluster(on: .controlPlane, nodes: .all), sudo: true, deadline: .seconds(120),
+            Declaration(template: "admin-kubeconfig", target: .cluster(on: .controlPlane), sudo: true, deadline: .seconds(120),
                         input: nil, outputIsSecret: true, manifests: [],
                         seed: "11", summary: "print the admin kubeconfig (secret output)")
         case .meshKubeconfig:
@@ -174,7 +168,7 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
                         input: .kubeconfig, outputIsSecret: false, manifests: [],
                         seed: "11", summary: "install the merged kubeconfig (secret input)")
         case .istioCACerts:
-            Declaration(template: "istio-cacerts", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(120),
+            Declaration(template: "istio-cacerts", target: .cluster(on: .meshNode), sudo: false, deadline: .seconds(120),
                         input: .caCertificates, outputIsSecret: false, manifests: [],
                         seed: "12.2, 12.3", summary: "istio-system, its network label and the cacerts secret (secret input)")
         case .istioRootCheck:
@@ -182,23 +176,23 @@ public enum StageScript: String, CaseIterable, Sendable, Codable {
                         input: nil, outputIsSecret: false, manifests: [],
                         seed: "12.4 (corrected)", summary: "both clusters share root-cert.pem")
         case .istioInstall:
-            Declaration(template: "istio-install", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(900),
+            Declaration(template: "istio-install", target: .cluster(on: .meshNode), sudo: false, deadline: .seconds(900),
                         input: nil, outputIsSecret: false, manifests: [.istioOperator],
                         seed: "13.1, 13.4 (corrected)", summary: "Istio with this cluster's values, in this cluster's context")
         case .istioEastWest:
-            Declaration(template: "istio-eastwest", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(900),
+            Declaration(template: "istio-eastwest", target: .cluster(on: .meshNode), sudo: false, deadline: .seconds(900),
                         input: nil, outputIsSecret: false, manifests: [.exposeServices],
                         seed: "13.2, 13.3, 13.5, 13.6", summary: "the east-west gateway and exposed services")
         case .istioRemoteSecret:
-            Declaration(template: "istio-remote-secret", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(120),
+            Declaration(template: "istio-remote-secret", target: .cluster(on: .meshNode), sudo: false, deadline: .seconds(120),
                         input: nil, outputIsSecret: false, manifests: [],
                         seed: "13.7", summary: "this cluster's remote secret in every other cluster")
         case .meshSample:
-            Declaration(template: "mesh-sample", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(900),
+            Declaration(template: "mesh-sample", target: .cluster(on: .meshNode), sudo: false, deadline: .seconds(900),
                         input: nil, outputIsSecret: false, manifests: [],
                         seed: "14 (deploy)", summary: "the sample namespace, helloworld and the client")
         case .meshVerify:
-            Declaration(template: "mesh-verify", target: .cluster(on: .meshNode, nodes: .all), sudo: false, deadline: .seconds(600),
+            Declaration(template: "mesh-verify", target: .cluster(on: .meshNode), sudo: false, deadline: .seconds(600),
                         input: nil, outputIsSecret: false, manifests: [],
                         seed: "14 (verify)", summary: "cross-cluster calls until every helloworld version answered")
         }

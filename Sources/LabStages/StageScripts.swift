@@ -143,7 +143,6 @@ public struct StageScripts: Sendable {
         switch selection {
         case .all: true
         case .workers: node.role == .worker
-        case .controlPlane: node.role == .controlPlane
         }
     }
 
@@ -188,12 +187,12 @@ public struct StageScripts: Sendable {
         switch script.declaration.target {
         case .base:
             return lab.base.name
-        case .lab, .cluster(on: .meshNode, nodes: _):
+        case .lab, .cluster(on: .meshNode):
             guard let mesh = meshNode else {
                 throw LabError(.invalidInput, "the lab has no control plane to run the mesh stages on", location: .lab("clusters"))
             }
             return mesh.name
-        case .node, .cluster(on: .controlPlane, nodes: _):
+        case .node, .cluster(on: .controlPlane):
             guard let node else { throw LabError(.internalError, "\(script.rawValue) has no node to run on") }
             return node.name
         }
@@ -252,9 +251,7 @@ public struct StageScripts: Sendable {
                 controlPlane: cp?.name ?? "", apiServer: cp.map { "https://\($0.address):6443" } ?? "",
                 helloworldVersion: index < versions.count ? versions[index] : "")
             context.otherClusters = lab.clusters.filter { $0.name != cluster.name }.map { .init(name: $0.name) }
-            if case .cluster(_, let selection) = script.declaration.target {
-                context.waitNodes = cluster.nodes.filter { Self.selects(selection, $0) }.map(\.name)
-            }
+            if case .cluster = script.declaration.target { context.waitNodes = cluster.nodes.map(\.name) }
         }
         return context
     }

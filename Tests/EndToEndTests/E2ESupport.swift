@@ -219,6 +219,8 @@ struct TestLab: Sendable {
             _ = try? await tb.vmrun(["-T", "ws", "stop", vmx, "hard"], timeout: .seconds(60))
             _ = try? await tb.vmrun(["-T", "ws", "deleteVM", vmx], timeout: .seconds(60))
         }
+        // A test may leave the base running (started to look inside); deleteVM refuses a running VM.
+        _ = try? await tb.vmrun(["-T", "ws", "stop", baseVMX, "hard"], timeout: .seconds(60))
         _ = try? await tb.vmrun(["-T", "ws", "deleteVM", baseVMX], timeout: .seconds(60))
         try? FileManager.default.removeItem(at: dir)
         try? FileManager.default.removeItem(at: Testbed.workDir.appendingPathComponent("\(name)-base"))
