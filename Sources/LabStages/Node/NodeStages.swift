@@ -35,7 +35,7 @@ public enum NodeStages {
         let ops = NodeOperations(services: s)
         let t = s.timeouts
         let staticBase = s.lab.base.address != nil
-        let identityScript = Duration.seconds(180)
+        let identityScript = StageScript.nodeIdentity.deadline
         return [
             Stage(id: ID.baseCheck, scope: .lab, deadline: t.vmrun * 2,
                   summary: "check the base VM: exists, powered off, checkpoints present once",
