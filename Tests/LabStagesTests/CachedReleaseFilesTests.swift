@@ -78,7 +78,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: sandbox.root) }
         let session = SandboxSession(sandbox: sandbox)
         let uploaded = try await CachedReleaseFiles(store: store).upload(for: rendered, versions: versions, user: "lab", on: session, nil)
-        #expect(uploaded == 2)
+        #expect(uploaded.count == 4)
         let r = try Self.fetchIstio(sandbox, rendered)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(sandbox.curlCalls.isEmpty, "the cached file was downloaded anyway: \(sandbox.curlCalls)")
@@ -86,7 +86,7 @@ import Testing
         let istio = try #require(try store.entries().first { $0.name.hasPrefix("istio") })
         #expect(try CacheStore.sha256(ofFile: sandbox.root + "/istio.tar.gz") == istio.sha256)
 
-        try await CachedReleaseFiles(store: store).clean(on: session)
+        try await CachedReleaseFiles(store: store).clean(uploaded, on: session)
         #expect(!FileManager.default.fileExists(atPath: sandbox.files))
     }
 
@@ -112,7 +112,40 @@ import Testing
         try Data("bit rot".utf8).write(to: URL(fileURLWithPath: store.blobPath(istio.sha256)))
         let uploaded = try await CachedReleaseFiles(store: store).upload(for: rendered, versions: versions, user: "lab",
                                                                           on: SandboxSession(sandbox: sandbox), nil)
-        #expect(uploaded == 1)
+        #expect(uploaded.count == 2)
         #expect(!FileManager.default.fileExists(atPath: sandbox.files + "/" + CacheStore.key(istio.source)))
+    }
+
+    /// `up`'s cluster scripts take the same path: MetalLB's manifest (metallb.sh's `fetch`) comes from the
+    /// cache with the network off, inside `withUploads`; afterwards only this script's uploads are removed.
+    @Test func theMetalLBManifestComesFromTheCacheDuringUp() async throws {
+        let sandbox = try Sandbox()
+        defer { try? FileManager.default.removeItem(atPath: sandbox.root) }
+        let server = try CacheMirrorFillTests.MirrorServer(directory: sandbox.root)
+        defer { server.stop() }
+        let scripts = try Fixture.scripts(profile: "current")
+        let rendered = try scripts.render(.metallb, cluster: "cluster1")
+        let store = CacheStore(root: sandbox.root + "/cache")
+        let specs = try ReleaseDownloads.artifacts(in: rendered.text, script: rendered.name, versions: scripts.profile.versions)
+        #expect(specs.map(\.name) == ["metallb-native.yaml"])
+        let summary = try await CacheFiller(store: store, downloader: CurlDownloader(perFileDeadline: .seconds(60)), mirror: try Mirror(server.url)).fill(specs)
+        #expect(summary.failed.isEmpty && summary.stored.count == 1)
+
+        // Another script's upload on the same node (stages run in parallel) must survive this one's clean-up.
+        try FileManager.default.createDirectory(atPath: sandbox.files, withIntermediateDirectories: true)
+        try Data("other".utf8).write(to: URL(fileURLWithPath: sandbox.files + "/other"))
+        let lines = rendered.text.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0.contains("---- labctl script library ----") })
+        let end = try #require(lines.firstIndex { $0.contains("---- end of library ----") })
+        let call = try #require(lines.first { $0.hasPrefix("fetch 'https://") })
+        let program = "set -euo pipefail\nwork='\(sandbox.root)'\n" + lines[start ... end].joined(separator: "\n") + "\n" + call + "\n"
+        let session = SandboxSession(sandbox: sandbox)
+        let r = try await CachedReleaseFiles(store: store).withUploads(for: rendered, versions: scripts.profile.versions, user: "lab", on: session, nil) {
+            try Fixture.run(["bash", "-c", sandbox.map(program)], environment: ["PATH": sandbox.bin + ":/usr/bin:/bin"])
+        }
+        #expect(r.status == 0 && sandbox.curlCalls.isEmpty, "\(r.stderr) \(sandbox.curlCalls)")
+        let served = try #require(try store.entries().first)
+        #expect(try CacheStore.sha256(ofFile: sandbox.root + "/metallb-native.yaml") == served.sha256)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.files) == ["other"])
     }
 }

@@ -4,8 +4,9 @@ import LabKit
 import Testing
 @testable import LabStages
 
-/// The cache's artifact list (ReleaseDownloads), derived from the rendered base scripts, against the
-/// downloads those scripts contain and against the stub catalog (Tests/Testbed/stubs/catalog.json).
+/// The cache's artifact list (ReleaseDownloads), derived from the lab's rendered scripts (base, node,
+/// cluster and mesh), against the downloads those scripts contain and against the stub catalog
+/// (Tests/Testbed/stubs/catalog.json).
 @Suite struct ReleaseDownloadsTests {
     static func lab(_ profile: String, _ arch: GuestArch) throws -> Lab {
         var lab = try Fixture.lab(profile: profile)
@@ -13,15 +14,15 @@ import Testing
         return lab
     }
 
-    /// Every URL a base script downloads is in the list (apt repository lines are not downloads:
+    /// Every URL a script of the lab downloads is in the list (apt repository lines are not downloads:
     /// apt fetches those itself), and nothing else is.
     @Test(arguments: Fixture.profiles, GuestArch.allCases)
-    func everyBaseDownloadIsInTheList(profile: String, arch: GuestArch) throws {
+    func everyDownloadIsInTheList(profile: String, arch: GuestArch) throws {
         let specs = try ReleaseDownloads.artifacts(for: Self.lab(profile, arch))
-        let base = try DownloadCatalogTests.scripts(profile, arch).filter { $0.name.hasPrefix("base-") }
-        let rendered = base.reduce(into: Set<String>()) { $0.formUnion(DownloadCatalogTests.downloads($1.text)) }
+        let all = try DownloadCatalogTests.scripts(profile, arch)
+        let rendered = all.reduce(into: Set<String>()) { $0.formUnion(DownloadCatalogTests.downloads($1.text)) }
         let checksums = Set(specs.compactMap(\.checksum?.url))
-        let aptRepositories = Set(base.flatMap { $0.text.matches(of: /(?m)^deb \[[^\]]*\] (https:\/\/\S+)/).map { String($0.1) } })
+        let aptRepositories = Set(all.flatMap { $0.text.matches(of: /(?m)^deb \[[^\]]*\] (https:\/\/\S+)/).map { String($0.1) } })
         #expect(Set(specs.map(\.url)) == rendered.subtracting(checksums).subtracting(aptRepositories),
                 "\(profile)/\(arch): list \(specs.map(\.url).sorted()) vs scripts \(rendered.sorted())")
         #expect(Set(specs.map(\.url)).count == specs.count, "duplicates in \(specs.map(\.url))")
@@ -58,6 +59,21 @@ import Testing
         #expect(runc.checksum == PublishedChecksum(url: "https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.sha256sum", entry: "runc.amd64"))
         let seed = try ReleaseDownloads.artifacts(for: Self.lab("seed-2021", .amd64))
         #expect(seed.filter { $0.url.hasPrefix("https://dl.k8s.io/release/v1.21.2/bin/linux/amd64/") }.map(\.name) == ["kubeadm", "kubelet", "kubectl"])
+    }
+
+    /// `up`'s own downloads: the CNI manifest (cni.sh) and MetalLB's manifests (metallb.sh), once
+    /// although each cluster's script fetches them; no checksum is published for them.
+    @Test func theClusterScriptsManifestsAreInTheList() throws {
+        let current = try ReleaseDownloads.artifacts(for: Self.lab("current", .amd64))
+        for url in ["https://github.com/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml",
+                    "https://raw.githubusercontent.com/metallb/metallb/v0.16.1/config/manifests/metallb-native.yaml"] {
+            let spec = try #require(current.first { $0.url == url }, "\(url) is not in \(current.map(\.url))")
+            #expect(spec.checksum == nil)
+        }
+        let seed = try ReleaseDownloads.artifacts(for: Self.lab("seed-2021", .amd64)).map(\.url)
+        #expect(seed.suffix(3) == ["https://github.com/weaveworks/weave/releases/download/v2.8.1/weave-daemonset-k8s-1.11.yaml",
+                                   "https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/namespace.yaml",
+                                   "https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/metallb.yaml"], "\(seed)")
     }
 
     /// A fetch call the derivation cannot evaluate fails loudly instead of leaving the file out.

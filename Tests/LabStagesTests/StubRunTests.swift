@@ -10,7 +10,9 @@ import Testing
         let dir: String
         init(_ stubs: [String: String]) throws {
             dir = try Fixture.tempDir()
-            for (name, body) in stubs.merging(["sleep": "exit 0"], uniquingKeysWith: { a, _ in a }) {
+            // No script run here reaches the network: curl, unless a test brings its own, fails as curl does offline.
+            let offlineCurl = "printf '%s\\n' \"curl $*\" >> \"$STUB/journal\"; echo 'curl: (6) Could not resolve host' >&2; exit 6"
+            for (name, body) in stubs.merging(["sleep": "exit 0", "curl": offlineCurl], uniquingKeysWith: { a, _ in a }) {
                 let path = "\(dir)/\(name)"
                 try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
                 chmod(path, 0o755)
@@ -191,12 +193,15 @@ extension StubRunTests {
               *"get configmap kube-proxy -o yaml"*) printf 'data:\\n  config.conf: |-\\n    ipvs:\\n      strictARP: false\\n' ;;
               *"get endpoints metallb-webhook-service"*) echo 10.32.0.5 ;;
               *"apply -f -"*) cat > "$STUB/kube-proxy.yaml" ;;
-              *"apply -f /"*) cp "$(echo "$*" | sed 's/.*apply -f //')" "$STUB/pool.yaml" ;;
+              *"apply -f /"*pool.yaml) cp "$(echo "$*" | sed 's/.*apply -f //')" "$STUB/pool.yaml" ;;
+              *"apply -f /"*) grep -q '^downloaded ' "$(echo "$*" | sed 's/.*apply -f //')" ;;
             esac
             """
         }
+        // curl -fsSL … -o DEST URL (_lib.sh's fetch): writes a marker naming the URL.
+        let curl = "printf '%s\\n' \"curl $*\" >> \"$STUB/journal\"; while [ $# -gt 1 ]; do [ \"$1\" = -o ] && out=$2; shift; done; echo \"downloaded $1\" > \"$out\""
         let scripts = try Fixture.scripts(profile: "current")
-        let iptables = try Stubs(["kubectl": kubectl(mode: "iptables")])
+        let iptables = try Stubs(["kubectl": kubectl(mode: "iptables"), "curl": curl])
         defer { iptables.remove() }
         let plain = try iptables.run(try scripts.render(.metallb, cluster: "cluster1"))
         #expect(plain.status == 0, "\(plain.stderr)")
@@ -205,10 +210,15 @@ extension StubRunTests {
         #expect(try String(contentsOfFile: "\(iptables.dir)/pool.yaml", encoding: .utf8).contains("- 194.89.64.81-194.89.64.100"))
         let order = iptables.journal()
         let webhook = order.firstIndex { $0.contains("metallb-webhook-service") } ?? 99
-        let pool = order.firstIndex { $0.hasPrefix("apply -f /") } ?? -1
+        let pool = order.firstIndex { $0.hasPrefix("apply -f /") && $0.hasSuffix("/pool.yaml") } ?? -1
         #expect(webhook < pool, "the pool is applied after the webhook has an endpoint")
+        // MetalLB's manifest is fetched (so the host cache can serve it), then applied from the file.
+        let native = "https://raw.githubusercontent.com/metallb/metallb/v0.16.1/config/manifests/metallb-native.yaml"
+        let fetched = order.firstIndex { $0.hasPrefix("curl ") && $0.hasSuffix(" " + native) } ?? 99
+        let applied = order.firstIndex { $0.hasPrefix("apply -f /") && $0.hasSuffix("/metallb-native.yaml") } ?? -1
+        #expect(fetched < applied && applied < webhook, "\(order)")
 
-        let ipvs = try Stubs(["kubectl": kubectl(mode: "ipvs")])
+        let ipvs = try Stubs(["kubectl": kubectl(mode: "ipvs"), "curl": curl])
         defer { ipvs.remove() }
         let patched = try ipvs.run(try scripts.render(.metallb, cluster: "cluster1"))
         #expect(patched.status == 0, "\(patched.stderr)")

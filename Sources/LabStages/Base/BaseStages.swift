@@ -10,16 +10,12 @@ public struct BasePrepareHooks: Sendable {
     public var installKey: @Sendable (_ endpoint: GuestEndpoint, _ password: String) async throws -> Void
     /// Where to reach the base now (`--address`), before its lab.json address is applied; nil: find it.
     public var address: String?
-    /// The host's artifact cache, when it has entries: its release files are uploaded instead of downloaded.
-    public var cache: CachedReleaseFiles?
 
     public init(password: @escaping @Sendable () async throws -> String,
-                installKey: @escaping @Sendable (GuestEndpoint, String) async throws -> Void, address: String? = nil,
-                cache: CachedReleaseFiles? = nil) {
+                installKey: @escaping @Sendable (GuestEndpoint, String) async throws -> Void, address: String? = nil) {
         self.password = password
         self.installKey = installKey
         self.address = address
-        self.cache = cache
     }
 }
 
@@ -198,14 +194,7 @@ struct BaseOperations: Sendable {
         let out: [String: String]
         do {
             // Cached release files go up before the script and are removed after it, also when it fails.
-            let uploaded = try await hooks.cache?.upload(for: rendered, versions: services.scripts.profile.versions, user: lab.ssh.user, on: session, ctx) ?? 0
-            do {
-                out = try await ScriptRunner.run(rendered, on: session, ctx)
-            } catch {
-                if uploaded > 0 { try? await hooks.cache?.clean(on: session) }
-                throw error
-            }
-            if uploaded > 0 { try await hooks.cache?.clean(on: session) }
+            out = try await services.runScript(rendered, on: session, ctx)
         } catch let e as LabError where e.code == .connection {
             await services.sessions.drop(node: name)
             await address.set(nil)

@@ -2,19 +2,21 @@ import Foundation
 import LabCache
 import LabKit
 
-/// The release files `base prepare` downloads, read off the rendered base scripts.
+/// The files a lab downloads, read off its rendered scripts: the base's release files (`base prepare`)
+/// and the manifests the cluster scripts fetch during `up` (the CNI's, MetalLB's).
 ///
 /// The cache's artifact list is derived, never hand-kept: every `fetch URL DEST` and
-/// `fetch_verified URL DEST SUMURL [NAME]` call of the base scripts (the `_lib.sh` helpers) becomes
+/// `fetch_verified URL DEST SUMURL [NAME]` call of the rendered scripts (the `_lib.sh` helpers) becomes
 /// an artifact, with the checksum file and entry name `fetch_verified` would use. A call whose URL
 /// cannot be evaluated here fails loudly, so a script change cannot silently drop a file from the cache.
 public enum ReleaseDownloads {
+    /// Every script of the lab, for every base, node and cluster it runs on (`StageScripts.renderAll`),
+    /// in `up` order, each URL once.
     public static func artifacts(for lab: Lab) throws -> [ArtifactSpec] {
         let scripts = try StageScripts(lab: lab)
         var seen = Set<String>()
         var out: [ArtifactSpec] = []
-        for script in StageScript.allCases where script.scope == .base {
-            let rendered = try scripts.render(script)
+        for rendered in try scripts.renderAll() {
             for spec in try artifacts(in: rendered.text, script: rendered.name, versions: scripts.profile.versions) where seen.insert(spec.url).inserted {
                 out.append(spec)
             }
@@ -22,7 +24,7 @@ public enum ReleaseDownloads {
         return out
     }
 
-    /// The fetch calls of one script. Understands what the base scripts use: `name='…'` and
+    /// The fetch calls of one script. Understands what the scripts use: `name='…'` and
     /// `name='…'/$var` assignments, `for v in a b c; do … done`, and `"$(basename '…')"` /
     /// `"$(dirname '…')/…"` words.
     static func artifacts(in text: String, script: String, versions: [String: String]) throws -> [ArtifactSpec] {
@@ -83,7 +85,7 @@ public enum ReleaseDownloads {
     }
 }
 
-/// The few shell word forms the base scripts' fetch calls use.
+/// The few shell word forms the scripts' fetch calls use.
 enum ShellWord {
     /// Splits a command line into words, keeping quotes (and `$(…)`) inside the word.
     static func split(_ line: String) -> [String] {

@@ -60,7 +60,7 @@ struct KubernetesOperations: Sendable {
     func run(_ script: RenderedScript, _ ctx: StageContext?, input: String? = nil, secrets: [String] = []) async throws -> [String: String] {
         let session = try await services.sessions.session(for: script.host)
         do {
-            return try await ScriptRunner.run(script, on: session, ctx, input: input, secrets: secrets)
+            return try await services.runScript(script, on: session, ctx, input: input, secrets: secrets)
         } catch let e as LabError where e.code == .connection {
             await services.sessions.drop(node: script.host)
             throw e

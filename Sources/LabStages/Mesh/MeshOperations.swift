@@ -66,7 +66,7 @@ struct MeshOperations: Sendable {
         let node = try meshNode()
         do {
             let session = try await services.sessions.session(for: node.name)
-            return try await ScriptRunner.run(script, on: session, ctx, input: input)
+            return try await services.runScript(script, on: session, ctx, input: input)
         } catch let e as LabError where e.code == .connection {
             await services.sessions.drop(node: node.name)
             throw e

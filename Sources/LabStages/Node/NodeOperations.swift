@@ -279,7 +279,7 @@ struct NodeOperations: Sendable {
     private func applyIdentity(_ node: NodeSpec, _ ctx: StageContext) async throws {
         let session = try await services.sessions.session(for: node.name)
         let script = try services.scripts.render(.nodeIdentity, node: node.name)
-        let out = try await ScriptRunner.run(script, on: session, ctx)
+        let out = try await services.runScript(script, on: session, ctx)
         let regenerated = out["identity.regenerated"] == "true"
         let apply = out["network.apply"] ?? "unchanged"
         ctx.log("identity: new machine-id and host keys: \(regenerated ? "yes" : "kept"); address \(node.address): \(apply)")
@@ -316,7 +316,7 @@ struct NodeOperations: Sendable {
     private func runVerify(_ node: NodeSpec, ctx: StageContext?) async throws -> [String: String] {
         let session = try await services.sessions.session(for: node.name)
         let script = try services.scripts.render(.nodeVerify, node: node.name)
-        return try await ScriptRunner.run(script, on: session, ctx)
+        return try await services.runScript(script, on: session, ctx)
     }
 
     func verify(_ ctx: StageContext) async throws {

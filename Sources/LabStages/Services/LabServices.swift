@@ -29,6 +29,9 @@ public struct LabServices: Sendable {
     /// Facts recorded about nodes across runs (base machine-id and host key, verified identities).
     public var facts: NodeFactsStore
     public var timeouts: NodeTimeouts
+    /// The host's artifact cache when it has entries (docs/cache.md): the files a script downloads are
+    /// uploaded instead (`runScript`). nil: every script downloads as without labctl's cache.
+    public var cache: CachedReleaseFiles?
 
     public init(lab: Lab, paths: LabPaths, labDirectory: String, hypervisor: any Hypervisor, connector: any GuestConnector,
                 vmConfigurator: any NodeVMConfigurator, hostKeys: any HostKeyPinning, portProbe: any PortProbe, labKey: String,

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import GuestSSH
-import LabCache
 import LabKit
 import LabStages
 import VMwareDriver
@@ -58,9 +57,8 @@ extension Labctl {
                 installKey: { endpoint, password in
                     try await SSHSession.bootstrapWithPassword(endpoint, password: password, options: options, deadline: .seconds(60))
                 },
-                address: address,
-                cache: try Self.cache())
-            let env = try LabEnvironment.make(loaded)
+                address: address)
+            let env = try LabEnvironment.make(loaded, useCache: true)
             let services = env.services
             let selection: StageSelection
             switch try await BaseStages.start(services, force: force) {
@@ -78,14 +76,6 @@ extension Labctl {
                 try await LabRun.run(stages: stages, topology: topology, paths: paths, selection: selection, onEvent: onEvent)
             }
         }
-    }
-}
-
-extension Labctl.BasePrepare {
-    /// The host cache (docs/cache.md), used when `labctl cache fill` has put something in it.
-    static func cache() throws -> CachedReleaseFiles? {
-        let store = CacheStore(root: try CacheLocation.resolve(macOS: HostPlatform.current.kind == .macos))
-        return try store.entries().isEmpty ? nil : CachedReleaseFiles(store: store)
     }
 }
 

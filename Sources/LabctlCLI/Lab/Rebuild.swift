@@ -33,7 +33,7 @@ extension Labctl {
         var to: String?
 
         func run() async throws {
-            let env = try LabEnvironment.make(try labOptions.load())
+            let env = try LabEnvironment.make(try labOptions.load(), useCache: true)
             let scope = try env.services.machines.scope(named: target)
             let stages = StageCatalog.stages(env.services)
             let topology = env.topology

@@ -69,7 +69,7 @@ extension Labctl {
         func run() async throws {
             let loaded = try labOptions.load()
             if !skipDoctor, let problem = try await DoctorCommand.report(loaded).error { throw problem }
-            let env = try LabEnvironment.make(loaded)
+            let env = try LabEnvironment.make(loaded, useCache: true)
             let stages = StageCatalog.stages(env.services)
             let topology = env.topology
             let selection = try StageSelectionParsing.selection(from: from, only: only, to: to, stages: stages, topology: topology)

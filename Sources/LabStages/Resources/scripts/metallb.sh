@@ -2,6 +2,8 @@
 export KUBECONFIG=/etc/kubernetes/admin.conf
 {{> _lib}}
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 # Seed 9.1/9.2: strictARP matters only when kube-proxy runs in IPVS mode (MetalLB installation docs);
 # in iptables or nftables mode the field is unused, so it is patched only there.
 proxy_config=$(kubectl -n kube-system get configmap kube-proxy -o jsonpath='{.data.config\.conf}')
@@ -16,9 +18,11 @@ if [ "$proxy_mode" = ipvs ]; then
   result kubeProxy.strictARP true
 fi
 
-# Seed 9.3: MetalLB {{profile.metallb.version}}.
+# Seed 9.3: MetalLB {{profile.metallb.version}}. The seed applies the manifests by URL; they are fetched
+# first so that a filled host cache (docs/cache.md) serves them like every other download.
 {{#profile.metallb.manifestURLs}}
-kubectl apply -f '{{.}}' >&2
+fetch '{{.}}' "$work/$(basename '{{.}}')"
+kubectl apply -f "$work/$(basename '{{.}}')" >&2
 {{/profile.metallb.manifestURLs}}
 if ! kubectl -n metallb-system rollout status deployment/controller --timeout=180s >&2 \
   || ! kubectl -n metallb-system rollout status daemonset/speaker --timeout=180s >&2; then
@@ -35,8 +39,7 @@ if ! retry 36 5 webhook_ready; then
   die "MetalLB's webhook has no endpoint after 3 minutes (can the API server reach pod IPs? check the CNI)"
 fi
 {{/flags.metallbCRDs}}
-pool=$(mktemp)
-trap 'rm -f "$pool"' EXIT
+pool=$work/pool.yaml
 cat > "$pool" <<'LABCTL_EOF'
 {{{manifests.metallbPool}}}
 LABCTL_EOF

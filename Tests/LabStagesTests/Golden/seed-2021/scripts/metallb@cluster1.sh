@@ -81,6 +81,8 @@ changed() {
 }
 # ---- end of library ----
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 # Seed 9.1/9.2: strictARP matters only when kube-proxy runs in IPVS mode (MetalLB installation docs);
 # in iptables or nftables mode the field is unused, so it is patched only there.
 proxy_config=$(kubectl -n kube-system get configmap kube-proxy -o jsonpath='{.data.config\.conf}')
@@ -95,15 +97,17 @@ if [ "$proxy_mode" = ipvs ]; then
   result kubeProxy.strictARP true
 fi
 
-# Seed 9.3: MetalLB 0.10.2.
-kubectl apply -f 'https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/namespace.yaml' >&2
-kubectl apply -f 'https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/metallb.yaml' >&2
+# Seed 9.3: MetalLB 0.10.2. The seed applies the manifests by URL; they are fetched
+# first so that a filled host cache (docs/cache.md) serves them like every other download.
+fetch 'https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/namespace.yaml' "$work/$(basename 'https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/namespace.yaml')"
+kubectl apply -f "$work/$(basename 'https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/namespace.yaml')" >&2
+fetch 'https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/metallb.yaml' "$work/$(basename 'https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/metallb.yaml')"
+kubectl apply -f "$work/$(basename 'https://raw.githubusercontent.com/metallb/metallb/v0.10.2/manifests/metallb.yaml')" >&2
 if ! kubectl -n metallb-system rollout status deployment/controller --timeout=180s >&2 \
   || ! kubectl -n metallb-system rollout status daemonset/speaker --timeout=180s >&2; then
   die "MetalLB's controller or speaker did not become ready within 3 minutes"
 fi
-pool=$(mktemp)
-trap 'rm -f "$pool"' EXIT
+pool=$work/pool.yaml
 cat > "$pool" <<'LABCTL_EOF'
 # MetalLB 0.10.2: layer-2 pool for cluster1 (seed 9.4/9.5).
 apiVersion: v1
