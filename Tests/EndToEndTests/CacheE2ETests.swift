@@ -5,10 +5,11 @@ import Testing
 import LabHarness
 
 extension KubernetesUpTests {
-    /// Issue 18: `labctl cache fill` from a loopback mirror of the stub catalog, then `base prepare`
-    /// of the current profile with the guests offline (the curl stub refuses every download,
-    /// STUBS.md "Offline mode"): every release file comes from the cache, none from outside.
-    @Test("with a filled cache and the guests offline, base prepare downloads nothing from outside")
+    /// Issue 18: `labctl cache fill` from a loopback mirror of the stub catalog, then `base prepare`,
+    /// `up` and `rebuild cluster2` of the current profile with the guests offline (the curl stub refuses
+    /// every download, STUBS.md "Offline mode"): every release file and manifest comes from the cache,
+    /// none from outside. Container images are not part of this: the stubs pull none (docs/cache.md).
+    @Test("with a filled cache and the guests offline, base prepare, up and rebuild cluster2 download nothing from outside")
     func cachedBasePrepareOffline() async throws {
         let tb = try await Testbed.shared()
         try await tb.resetStubState()
@@ -35,6 +36,11 @@ extension KubernetesUpTests {
         let fill = try await lab.labctl(["cache", "fill", "--mirror", "http://127.0.0.1:\(mirrorPort)", "--format", "json"])
         #expect(fill.succeeded, "cache fill: \(fill.stdout.suffix(2000)) \(fill.stderr)")
         guard fill.succeeded else { return }
+        // up's own downloads are in it: the CNI's and MetalLB's manifests.
+        let list = try await lab.labctl(["cache", "list", "--format", "json"])
+        for url in [profile.cni.manifestURL] + profile.metallb.manifestURLs {
+            #expect(list.stdout.contains(url.replacingOccurrences(of: "/", with: "\\/")) || list.stdout.contains(url), "\(url) not cached: \(list.stdout.prefix(3000))")
+        }
 
         let offline = Testbed.stubsShared.appendingPathComponent("offline")
         try Data().write(to: offline)
@@ -53,6 +59,24 @@ extension KubernetesUpTests {
         try await startBase(lab)
         let check = try await tb.inGuest(vmx: lab.baseVMX, "containerd --version; test ! -e /var/cache/labctl/files && echo clean")
         #expect(check.stdout.contains("2.3.4") && check.stdout.contains("clean"), "\(check.stdout) \(check.stderr)")
+        let stop = try await tb.vmrun(["-T", "ws", "stop", lab.baseVMX])
+        #expect(stop.succeeded, "stop the base: \(stop.stderr)")
+
+        // up, then rebuild cluster2, still offline: the CNI and MetalLB manifests come from the cache.
+        let up = try await lab.up(timeout: .seconds(900))
+        #expect(up.outcome.succeeded, "up: \(up.summary)")
+        guard up.outcome.succeeded else { return }
+        for c in ["cluster1", "cluster2"] {
+            #expect(up.finished.contains("cluster.cni@\(c)") && up.finished.contains("cluster.metallb@\(c)"), "\(up.finished)")
+        }
+        let rebuild = try await lab.labctl(["rebuild", "cluster2", "--progress", "json"], timeout: .seconds(900))
+        #expect(rebuild.succeeded, "rebuild cluster2: \(rebuild.stdout.suffix(3000))\n\(rebuild.stderr)")
+        let downloads = try tb.stubJournal().filter { $0.tool == "curl" && !$0.argv.contains { $0.contains("helloworld.sample") } }
+        #expect(downloads.isEmpty, "downloads from outside: \(downloads.map { "\($0.node): \($0.argv) \($0.refused ?? "")" })")
+        // MetalLB's CRDs were installed from the cached manifest (the pool of metallb.sh was accepted).
+        let logs = lab.stateDir.appendingPathComponent("logs")
+        let texts = try FileManager.default.contentsOfDirectory(atPath: logs.path).map { try String(contentsOf: logs.appendingPathComponent($0), encoding: .utf8) }.joined()
+        #expect(texts.contains("uploaded metallb-native.yaml from the host cache") && texts.contains("uploaded kube-flannel.yml from the host cache"))
         await lab.cleanUp()
     }
 

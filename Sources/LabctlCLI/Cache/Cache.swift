@@ -10,11 +10,13 @@ extension Labctl {
     struct Cache: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "cache",
-            abstract: "Download the lab's release files once per host, verified, and keep them.",
+            abstract: "Download the lab's release files and manifests once per host, verified, and keep them.",
             discussion: """
                 The cache lives in $XDG_CACHE_HOME/labctl (else ~/.cache/labctl; ~/Library/Caches/labctl on \
-                macOS; LABCTL_CACHE_DIR overrides it). Its list of files is read off the base scripts the \
-                lab's profile renders. See docs/cache.md.
+                macOS; LABCTL_CACHE_DIR overrides it). Its list of files is read off every script the \
+                lab's profile renders: the base's release files, and the CNI and MetalLB manifests \
+                up fetches. base prepare, up and rebuild upload what it holds instead of downloading it; \
+                container images are not cached yet. See docs/cache.md.
 
                 EXAMPLES:
                   labctl cache fill                      Download what the lab's profile needs

@@ -30,6 +30,10 @@ extension Labctl {
                 `labctl plan` lists the stages and what would run now; docs/up.md, docs/stages.md \
                 and docs/mesh.md describe each one.
 
+                With a filled host cache (labctl cache fill, docs/cache.md) the files the scripts \
+                download (the CNI and MetalLB manifests) are uploaded over SFTP instead; container \
+                images still come from their registries.
+
                 Before the first stage, up runs the checks of `labctl doctor` and stops when one \
                 fails, naming each problem and what to do; `--skip-doctor` starts anyway.
 
