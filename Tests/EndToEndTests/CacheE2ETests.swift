@@ -37,9 +37,9 @@ extension KubernetesUpTests {
         #expect(fill.succeeded, "cache fill: \(fill.stdout.suffix(2000)) \(fill.stderr)")
         guard fill.succeeded else { return }
         // up's own downloads are in it: the CNI's and MetalLB's manifests.
-        let list = try await lab.labctl(["cache", "list", "--format", "json"])
+        let index = try String(contentsOf: lab.dir.appendingPathComponent("cache/index.json"), encoding: .utf8)
         for url in [profile.cni.manifestURL] + profile.metallb.manifestURLs {
-            #expect(list.stdout.contains(url.replacingOccurrences(of: "/", with: "\\/")) || list.stdout.contains(url), "\(url) not cached: \(list.stdout.prefix(3000))")
+            #expect(index.contains(url.replacingOccurrences(of: "/", with: "\\/")) || index.contains(url), "\(url) not cached: \(index.prefix(3000))")
         }
 
         let offline = Testbed.stubsShared.appendingPathComponent("offline")
@@ -73,6 +73,10 @@ extension KubernetesUpTests {
         #expect(rebuild.succeeded, "rebuild cluster2: \(rebuild.stdout.suffix(3000))\n\(rebuild.stderr)")
         let downloads = try tb.stubJournal().filter { $0.tool == "curl" && !$0.argv.contains { $0.contains("helloworld.sample") } }
         #expect(downloads.isEmpty, "downloads from outside: \(downloads.map { "\($0.node): \($0.argv) \($0.refused ?? "")" })")
+        // The figure (issue 18's benchmark, against the stubs' small files): what the host fetched once, and what
+        // the guests fetched from outside in base prepare + up + rebuild cluster2.
+        let filled = (try? JSONSerialization.jsonObject(with: Data(fill.stdout.utf8)) as? [String: Any]) ?? [:]
+        print("cache benchmark (testbed stubs): fill fetched \((filled["stored"] as? [Any])?.count ?? -1) files, \(filled["bytesDownloaded"] ?? "?") bytes on the host; guests fetched \(downloads.count) files from outside in base prepare, up and rebuild cluster2")
         // MetalLB's CRDs were installed from the cached manifest (the pool of metallb.sh was accepted).
         let logs = lab.stateDir.appendingPathComponent("logs")
         let texts = try FileManager.default.contentsOfDirectory(atPath: logs.path).map { try String(contentsOf: logs.appendingPathComponent($0), encoding: .utf8) }.joined()
