@@ -15,10 +15,13 @@ import Glibc
 /// it is created: a writer that created the file first and chmod'ed it later would be seen 0666.
 @Suite(.serialized) struct SecretFileModeTests {
     @Test func kubeconfigIsPrivateFromItsFirstByte() throws {
-        let paths = LabPaths(root: try Fixture.tempDir() + "/.labctl")
-        try FileManager.default.createDirectory(atPath: paths.root, withIntermediateDirectories: true)
-        let seen = try CreationWatcher.observe([paths.root]) {
-            try withUmask(0) { try KubeconfigMerge.write("apiVersion: v1\nkind: Config\n", paths: paths) }
+        var paths = LabPaths(root: "")
+        let seen = try CreationWatcher.repeatUntilSeen(enough: { !$0.isEmpty }) {
+            paths = LabPaths(root: try Fixture.tempDir() + "/.labctl")
+            try FileManager.default.createDirectory(atPath: paths.root, withIntermediateDirectories: true)
+            return try CreationWatcher.observe([paths.root]) {
+                try withUmask(0) { try KubeconfigMerge.write("apiVersion: v1\nkind: Config\n", paths: paths) }
+            }
         }
         #expect(!seen.isEmpty, "the watcher saw no file created")
         for (name, mode) in seen { #expect(mode == 0o600, "\(name) existed with mode \(String(mode, radix: 8))") }
@@ -26,15 +29,19 @@ import Glibc
     }
 
     @Test func caKeysArePrivateFromTheirFirstByteAndCertificatesArePublic() throws {
-        let paths = LabPaths(root: try Fixture.tempDir() + "/.labctl")
         let profile = CAProfile.current.with(keyAlgorithm: .p256)
-        let clusterDir = MeshCA.clusterDirectory("cluster1", in: paths)
-        // Watched directories must exist before the writer runs (inotify watches what exists).
-        for dir in [paths.pki, clusterDir] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let seen = try CreationWatcher.observe([paths.pki, clusterDir]) {
-            try withUmask(0) {
-                let ca = try MeshCA.ensureRoot(in: paths, profile: profile)
-                _ = try ca.issueIntermediate(cluster: "cluster1")
+        var paths = LabPaths(root: "")
+        var clusterDir = ""
+        let seen = try CreationWatcher.repeatUntilSeen(enough: { $0.filter { $0.name.contains("key") }.count >= 2 }) {
+            paths = LabPaths(root: try Fixture.tempDir() + "/.labctl")
+            clusterDir = MeshCA.clusterDirectory("cluster1", in: paths)
+            // Watched directories must exist before the writer runs (inotify watches what exists).
+            for dir in [paths.pki, clusterDir] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            return try CreationWatcher.observe([paths.pki, clusterDir]) {
+                try withUmask(0) {
+                    let ca = try MeshCA.ensureRoot(in: paths, profile: profile)
+                    _ = try ca.issueIntermediate(cluster: "cluster1")
+                }
             }
         }
         let keys = seen.filter { $0.name.contains("key") }
@@ -62,9 +69,12 @@ import Glibc
     }
 
     @Test func atomicFileCreatesItsTempFileWithTheRequestedMode() throws {
-        let dir = try Fixture.tempDir()
-        let seen = try CreationWatcher.observe([dir]) {
-            try withUmask(0) { try AtomicFile.write(Data("token\n".utf8), to: dir + "/secret", mode: 0o600) }
+        var dir = ""
+        let seen = try CreationWatcher.repeatUntilSeen(enough: { !$0.isEmpty }) {
+            dir = try Fixture.tempDir()
+            return try CreationWatcher.observe([dir]) {
+                try withUmask(0) { try AtomicFile.write(Data("token\n".utf8), to: dir + "/secret", mode: 0o600) }
+            }
         }
         #expect(!seen.isEmpty)
         for (name, mode) in seen { #expect(mode == 0o600, "\(name) existed with mode \(String(mode, radix: 8))") }
@@ -101,6 +111,17 @@ func fileMode(_ path: String) -> mode_t? {
 
 /// Stats every regular file created in the watched directories as soon as inotify reports it.
 enum CreationWatcher {
+    /// A file written to a temporary name and renamed at once can be gone before the reader thread,
+    /// descheduled under load, stats it: that creation is not seen at all (never seen with a wrong
+    /// mode). So a test repeats its write, each time in fresh folders, until the watcher has seen
+    /// `enough`, at most `attempts` times; every creation seen in any attempt is returned.
+    static func repeatUntilSeen(attempts: Int = 20, enough: ([(name: String, mode: mode_t)]) -> Bool,
+                                _ run: () throws -> [(name: String, mode: mode_t)]) rethrows -> [(name: String, mode: mode_t)] {
+        var seen = try run()
+        for _ in 1..<attempts where !enough(seen) { seen += try run() }
+        return seen
+    }
+
     static func observe(_ directories: [String], _ body: () throws -> Void) throws -> [(name: String, mode: mode_t)] {
         let fd = inotify_init1(Int32(IN_CLOEXEC))
         guard fd >= 0 else { throw LabError(.internalError, "inotify_init1 failed: errno \(errno)") }
