@@ -268,7 +268,7 @@ struct FullDiskTests {
 }
 
 /// A value shared with `@Sendable` closures in these tests.
-final class Box<T>: @unchecked Sendable {
+private final class Box<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: T
     init(_ value: T) { stored = value }

@@ -25,18 +25,18 @@ public enum AtomicFile {
         let temp = (directory as NSString).appendingPathComponent(".\(base).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
 
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw LabError.writeFailed(errno, "create \(temp)", path: path) }
+        guard fd >= 0 else { throw LabError.writeFailed(errno, "create a temporary file next to \(path)", path: path) }
         var ok = false
         defer {
             if !ok { unlink(temp) }
         }
         do {
             defer { close(fd) }
-            guard fchmod(fd, mode) == 0 else { throw LabError.writeFailed(errno, "set the mode of \(temp)", path: path) }
-            try writeAll(fd, data, what: "write \(temp)", path: path)
-            guard fsync(fd) == 0 else { throw LabError.writeFailed(errno, "sync \(temp)", path: path) }
+            guard fchmod(fd, mode) == 0 else { throw LabError.writeFailed(errno, "set the mode of the temporary file for \(path)", path: path) }
+            try writeAll(fd, data, what: "write \(path)", path: path)
+            guard fsync(fd) == 0 else { throw LabError.writeFailed(errno, "sync \(path) to disk", path: path) }
         }
-        guard rename(temp, path) == 0 else { throw LabError.writeFailed(errno, "rename \(temp) to \(path)", path: path) }
+        guard rename(temp, path) == 0 else { throw LabError.writeFailed(errno, "rename the temporary file to \(path)", path: path) }
         ok = true
         let dfd = open(directory, O_RDONLY | O_CLOEXEC)
         if dfd >= 0 {
