@@ -75,7 +75,7 @@ struct ChaosTests {
                 let problems = try await chaos(lab, command, delay: delay, figures: &f)
                 if !problems.isEmpty {
                     f.failures += 1
-                    Issue.record("seed \(seed), round \(round), \(command) killed at \(String(format: "%.2f", delay)) s: \(problems.joined(separator: "; "))")
+                    Issue.record("seed \(seed), round \(round), \(command) with the kill planned at \(String(format: "%.2f", delay)) s: \(problems.joined(separator: "; "))")
                 }
                 figures[command] = f
             }
@@ -119,8 +119,8 @@ struct ChaosTests {
         let callsBefore = lab.vmrunCalls().count
         let killed = try await killedAfter(lab, arguments(command), delay: delay)
         figures.runs += 1
-        figures.delays.append(delay)
         if killed.killed {
+            figures.delays.append(killed.seconds)
             figures.kills += 1
         } else {
             figures.endedBeforeKill += 1
@@ -200,36 +200,55 @@ struct ChaosTests {
         return problems
     }
 
-    /// Starts `labctl ARGS --lab <lab.json>` in its own process group (setsid) and SIGKILLs the group
-    /// `delay` seconds later, unless it ended before. Returns its standard output.
+    /// Starts `labctl ARGS --lab <lab.json>` and SIGKILLs it `delay` seconds later, unless it ended
+    /// before. Returns whether it was killed, its standard output, and when it was killed or ended.
     func killedAfter(_ lab: TestLab, _ args: [String], delay: Double) async throws -> (killed: Bool, output: String, seconds: Double) {
         let out = lab.dir.appendingPathComponent("chaos-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: out) }
         let p = Process()
-        // setsid execs labctl as the leader of a new process group (a Process child is no group
-        // leader, so setsid does not fork): kill(-pid) reaches labctl and whatever shares its group.
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        p.arguments = [LabctlBinary.path] + args + ["--lab", lab.labFile.path]
+        p.executableURL = URL(fileURLWithPath: LabctlBinary.path)
+        p.arguments = args + ["--lab", lab.labFile.path]
         p.environment = ProcessInfo.processInfo.environment.merging(await lab.environment()) { $1 }
         p.standardOutput = try FileHandle(forWritingTo: out)
         p.standardError = FileHandle.nullDevice
         p.standardInput = FileHandle.nullDevice
         try p.run()
         let start = ContinuousClock.now
-        let deadline = start + .milliseconds(Int(delay * 1000))
-        while ContinuousClock.now < deadline && p.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        let killed = p.isRunning
-        if killed {
-            kill(-p.processIdentifier, SIGKILL)
-            kill(p.processIdentifier, SIGKILL)
+        // A GCD timer, not Task.sleep: the kill must not wait for a thread of the (2-thread) cooperative pool.
+        let timer = KillTimer()
+        let pid = p.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [p] in
+            timer.fire(start: start) {
+                guard p.isRunning else { return false }
+                // labctl, and its process group where it leads one (Foundation may start the child in
+                // its own group; otherwise -pid names no group and this does nothing).
+                kill(pid, SIGKILL)
+                kill(-pid, SIGKILL)
+                return true
+            }
         }
         p.waitUntilExit()
-        return (killed, (try? String(contentsOf: out, encoding: .utf8)) ?? "", Self.seconds(ContinuousClock.now - start))
+        let ended = Self.seconds(ContinuousClock.now - start)
+        let killedAt = timer.firedAt
+        return (killedAt != nil, (try? String(contentsOf: out, encoding: .utf8)) ?? "", killedAt ?? ended)
     }
 
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+/// When the kill was sent (seconds after the start), if it was: set once, from the timer's thread.
+final class KillTimer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var at: Double?
+    var firedAt: Double? { lock.withLock { at } }
+
+    func fire(start: ContinuousClock.Instant, _ body: () -> Bool) {
+        lock.withLock {
+            if body() { at = ChaosTests.seconds(ContinuousClock.now - start) }
+        }
     }
 }
 
