@@ -4,25 +4,43 @@ import LabKit
 /// The per-node log (`.labctl/logs/<node>.log`): commands, their output as it streams, and
 /// exit codes. Secrets are redacted line by line, so a secret split across two network
 /// reads is still caught.
+///
+/// A write that fails (a full disk) drops its text; the first failure is kept until the session
+/// reports it (`reportFailure`, before its next command), once. Later writes are tried again.
 final class NodeLog: @unchecked Sendable {
     let path: String
     private let lock = NSLock()
-    private var handle: FileHandle?
+    private var file: AppendFile?
+    private var failure: LabError?
+    private var reported = false
 
     init(path: String) { self.path = path }
 
     func write(_ text: String) {
         lock.lock()
         defer { lock.unlock() }
-        if handle == nil {
-            let fm = FileManager.default
-            try? fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        do {
             // O_APPEND: several sessions to one node (a reconnect, a pin replacement) share the file.
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { return }
-            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            let f = try file ?? AppendFile(path: path, mode: 0o600)
+            file = f
+            try f.append(Data(text.utf8))
+        } catch let error as LabError {
+            if !reported && failure == nil { failure = error }
+        } catch {
+            if !reported && failure == nil { failure = LabError(.internalError, "cannot write \(path)", location: .file(path), cause: error) }
         }
-        try? handle?.write(contentsOf: Data(text.utf8))
+    }
+
+    /// Throws the first write failure, once per log: the session's next command is not run, so
+    /// the stage fails with the reason instead of working on without a log (the journal, on the
+    /// same disk, could not record it either).
+    func reportFailure() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let failure, !reported else { return }
+        reported = true
+        self.failure = nil
+        throw failure
     }
 
     func stream(redactor: Redactor) -> Stream { Stream(log: self, redactor: redactor) }

@@ -34,8 +34,19 @@ public enum SSHKeys {
         }
         let out = try LocalProcess.run(keygen, ["-q", "-t", "ed25519", "-N", "", "-C", "labctl", "-f", key])
         guard out.status == 0 else {
-            throw LabError(.commandFailed, "ssh-keygen could not create the lab's SSH key", location: .file(key),
-                           detail: out.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+            // ssh-keygen may have left part of the pair (a full disk fails the second file): it was
+            // not there before, so it goes, and the next run makes a whole new pair.
+            unlink(key)
+            unlink(key + ".pub")
+            let detail = out.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            // ssh-keygen reports the failed write only as text (strerror), so that is what is matched.
+            let full = detail.contains(String(cString: strerror(ENOSPC))) || detail.contains(String(cString: strerror(EDQUOT)))
+            guard full else {
+                throw LabError(.commandFailed, "ssh-keygen could not create the lab's SSH key", location: .file(key), detail: detail)
+            }
+            var error = LabError.writeFailed(ENOSPC, "create the lab's SSH key (ssh-keygen)", path: key)
+            error.detail = detail
+            throw error
         }
         try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
         try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key + ".pub")

@@ -178,6 +178,7 @@ public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendab
         let started = ContinuousClock.now
         let stream = log?.stream(redactor: redactor)
         log?.write("$ \(command.sudo ? "sudo " : "")\(display)\(command.stdin.map { " <<stdin \($0.count) bytes" } ?? "")\n")
+        try log?.reportFailure()
         let outcome: SSHConnection.ExecOutcome
         do {
             let c = try live(deadline)
@@ -231,6 +232,7 @@ public final class SSHSession: GuestSession, HostKeyReporting, @unchecked Sendab
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let tmp = "\(path).tmp-\(suffix)"
         log?.write("# upload \(data.count) bytes to \(path) (mode \(String(mode, radix: 8)))\n")
+        try log?.reportFailure()
         let flags = UInt(LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC | LIBSSH2_FXF_EXCL)
         let handle = try c.retryPointer(deadline, "creating \(tmp)", path: tmp) { cssh2_sftp_open(sftp, tmp, flags, Int(mode)) }
         var open = true

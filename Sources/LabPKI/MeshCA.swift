@@ -57,9 +57,15 @@ public struct MeshCA: Sendable {
         try SecureFile.ensurePrivateDirectory(paths.pki)
         let (cert, key, pem) = try makeRoot(profile: profile, now: now)
         // Key first: a crash between the two writes leaves a key without a cert, which `load`
-        // reports (never a cert whose key is lost).
+        // reports (never a cert whose key is lost). A cert write that fails (a full disk) takes the
+        // new key away again: nothing was issued from it, and the next run starts afresh.
         try SecureFile.write(key.pem, to: keyPath, mode: 0o600)
-        try SecureFile.write(pem, to: certPath, mode: 0o644)
+        do {
+            try SecureFile.write(pem, to: certPath, mode: 0o644)
+        } catch {
+            unlink(keyPath)
+            throw error
+        }
         return MeshCA(paths: paths, profile: profile, root: cert, rootPEM: pem, rootKey: key)
     }
 

@@ -10,8 +10,8 @@ import Darwin
 ///
 /// `Data.write(options: .atomic)` creates the temporary file with the umask's mode and would leave
 /// a key world-readable until a later chmod; here the temp file is opened 0600 (or the given mode)
-/// with O_EXCL, written, fsynced and renamed over the target, so a reader sees the old file or the
-/// whole new one, never half a key.
+/// with O_EXCL, written, fsynced and renamed over the target (`AtomicFile`), so a reader sees the
+/// old file or the whole new one, never half a key.
 enum SecureFile {
     static func exists(_ path: String) -> Bool {
         var st = stat()
@@ -32,7 +32,7 @@ enum SecureFile {
                                                         attributes: [.posixPermissions: 0o700])
             } catch {
                 throw LabError(.commandFailed, "cannot create directory \(path)", location: .file(path),
-                               hint: "check that the lab's state directory is writable", cause: error)
+                               hint: "check that the lab's state directory is writable and its file system is not full", cause: error)
             }
         }
         guard chmod(path, 0o700) == 0 else {
@@ -41,49 +41,10 @@ enum SecureFile {
         }
     }
 
-    /// Writes `contents` to `path` atomically (temp file in the same directory, then rename).
+    /// Writes `contents` to `path` atomically with exactly `mode` (`AtomicFile`: temp file opened
+    /// with the mode, fchmod, fsync, rename), so a full disk leaves the previous file as it was.
     static func write(_ contents: String, to path: String, mode: mode_t) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        let suffix = UInt64.random(in: 0...UInt64.max)
-        let temp = (dir as NSString).appendingPathComponent(".\(name).tmp-\(String(suffix, radix: 16))")
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else {
-            throw LabError(.commandFailed, "cannot create \(temp)", location: .file(path),
-                           hint: "check that the lab's state directory is writable", cause: POSIXError.current())
-        }
-        var ok = false
-        defer {
-            if !ok { unlink(temp) }
-        }
-        do {
-            defer { close(fd) }
-            // The umask may have cleared bits of `mode` (a cert's 0644); set it exactly.
-            guard fchmod(fd, mode) == 0 else {
-                throw LabError(.commandFailed, "cannot set the mode of \(temp)", location: .file(path),
-                               cause: POSIXError.current())
-            }
-            let bytes = Array(contents.utf8)
-            var written = 0
-            while written < bytes.count {
-                let n = bytes[written...].withUnsafeBytes { Glibc_write(fd, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw LabError(.commandFailed, "cannot write \(temp)", location: .file(path),
-                                   cause: POSIXError.current())
-                }
-                written += n
-            }
-            guard fsync(fd) == 0 else {
-                throw LabError(.commandFailed, "cannot sync \(temp)", location: .file(path),
-                               cause: POSIXError.current())
-            }
-        }
-        guard rename(temp, path) == 0 else {
-            throw LabError(.commandFailed, "cannot rename \(temp) to \(path)", location: .file(path),
-                           cause: POSIXError.current())
-        }
-        ok = true
+        try AtomicFile.write(Data(contents.utf8), to: path, mode: mode)
     }
 
     /// The file's text, or nil when it does not exist.
@@ -108,14 +69,4 @@ enum SecureFile {
         guard stat(path, &st) == 0 else { return nil }
         return st.st_mode & 0o7777
     }
-}
-
-/// `write(2)` under a name that does not collide with the `write(_:to:mode:)` above.
-@inline(__always)
-private func Glibc_write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ n: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, buf, n)
-    #else
-    return Darwin.write(fd, buf, n)
-    #endif
 }

@@ -95,40 +95,18 @@ public enum KubeconfigMerge {
         try write(text, to: paths.kubeconfig)
     }
 
-    /// Writes atomically with mode 0600: a private temporary file in the same directory, then rename,
-    /// so no reader ever sees a partial file and the client key is never world-readable.
+    /// Writes atomically with mode 0600 (`AtomicFile`: a unique private temp file in the same
+    /// directory, fsync, rename), so no reader ever sees a partial file, the client key is never
+    /// world-readable, and a full disk leaves the previous kubeconfig as it was.
     public static func write(_ text: String, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
-            throw LabError(.commandFailed, "cannot create the directory for the kubeconfig", location: .file(dir), cause: error)
+            throw LabError(.commandFailed, "cannot create the directory for the kubeconfig", location: .file(dir),
+                           hint: "check that \(dir) is writable and its file system is not full", cause: error)
         }
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0o600)
-        guard fd >= 0 else {
-            throw LabError(.commandFailed, "cannot create \(tmp): \(String(cString: strerror(errno)))", location: .file(tmp))
-        }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 {
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                unlink(tmp)
-                throw LabError(.commandFailed, "cannot write the kubeconfig: \(reason)", location: .file(tmp))
-            }
-            written += n
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw LabError(.commandFailed, "cannot move the kubeconfig into place: \(reason)", location: .file(path))
-        }
-        chmod(path, 0o600)
+        try AtomicFile.write(Data(text.utf8), to: path, mode: 0o600)
     }
 }

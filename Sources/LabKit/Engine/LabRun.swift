@@ -14,7 +14,7 @@ public enum LabRun {
         return try await withLock(paths: paths, onEvent: onEvent) {
             let journal = try Journal(path: paths.journal)
             let options = EngineOptions(maxConcurrency: maxConcurrency, selection: selection,
-                                        timingsDirectory: paths.timings, logWriter: StageLogWriter(paths: paths))
+                                        timingsDirectory: paths.timings, logWriter: logWriter(paths, onEvent))
             return try await StageEngine(graph: graph, journal: journal, options: options, onEvent: onEvent).run()
         }
     }
@@ -35,8 +35,15 @@ public enum LabRun {
             let journal = try Journal(path: paths.journal)
             try await journal.forget(scope: scope, topology: topology)
             let options = EngineOptions(maxConcurrency: maxConcurrency, selection: selection, timingsDirectory: paths.timings,
-                                        logWriter: StageLogWriter(paths: paths))
+                                        logWriter: logWriter(paths, onEvent))
             return try await StageEngine(graph: graph, journal: journal, options: options, onEvent: onEvent).run()
+        }
+    }
+
+    /// The run's stage logs; a line they cannot write (a full disk) is reported once, as a warning.
+    static func logWriter(_ paths: LabPaths, _ onEvent: @escaping @Sendable (EngineEvent) -> Void) -> StageLogWriter {
+        StageLogWriter(paths: paths) { error in
+            onEvent(.warning("the stage logs are incomplete: \(LabError.describe(error))" + (error.hint.map { "; \($0)" } ?? "")))
         }
     }
 

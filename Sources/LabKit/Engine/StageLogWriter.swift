@@ -5,12 +5,21 @@ import Foundation
 ///
 /// Appends run on a serial queue, off Swift's cooperative pool, so a slow disk never stalls a
 /// stage. Lines are written as `2026-11-27T10:00:00.123Z node.clone: text`.
+///
+/// A line that cannot be written (a full disk) is dropped, and the first such failure is handed
+/// to `onFailure` once, so the run says its logs are incomplete instead of crashing or going quiet.
+/// Later lines are tried again: once space is freed, the logs go on.
 public final class StageLogWriter: @unchecked Sendable {
     private let paths: LabPaths
     private let queue = DispatchQueue(label: "labctl.stage-logs")
-    private var handles: [String: FileHandle] = [:]
+    private var files: [String: AppendFile] = [:]
+    private let onFailure: @Sendable (LabError) -> Void
+    private var reported = false
 
-    public init(paths: LabPaths) { self.paths = paths }
+    public init(paths: LabPaths, onFailure: @escaping @Sendable (LabError) -> Void = { _ in }) {
+        self.paths = paths
+        self.onFailure = onFailure
+    }
 
     public func path(for scope: StageScope) -> String {
         switch scope {
@@ -26,33 +35,32 @@ public final class StageLogWriter: @unchecked Sendable {
         let prefix = instance.scope.kind == .node ? instance.stage : instance.description
         let text = "\(formatter.string(from: date)) \(prefix): \(line)\n"
         queue.async { [self] in
-            guard let handle = handle(for: file) else { return }
-            handle.write(Data(text.utf8))
+            do {
+                try appendFile(for: file).append(Data(text.utf8))
+            } catch let error as LabError {
+                guard !reported else { return }
+                reported = true
+                onFailure(error)
+            } catch {
+                guard !reported else { return }
+                reported = true
+                onFailure(LabError(.internalError, "cannot write \(file)", location: .file(file), cause: error))
+            }
         }
     }
 
     /// Waits until every line handed in so far is written.
     public func flush() {
         queue.sync {
-            for h in handles.values { try? h.synchronize() }
+            for f in files.values { f.synchronize() }
         }
     }
 
     /// Called on the queue only.
-    private func handle(for file: String) -> FileHandle? {
-        if let h = handles[file] { return h }
-        let fm = FileManager.default
-        try? fm.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if !fm.fileExists(atPath: file) { fm.createFile(atPath: file, contents: nil) }
-        guard let h = FileHandle(forWritingAtPath: file) else { return nil }
-        h.seekToEndOfFile()
-        handles[file] = h
-        return h
-    }
-
-    deinit {
-        queue.sync {
-            for h in handles.values { try? h.close() }
-        }
+    private func appendFile(for file: String) throws -> AppendFile {
+        if let f = files[file] { return f }
+        let f = try AppendFile(path: file, mode: 0o644)
+        files[file] = f
+        return f
     }
 }
