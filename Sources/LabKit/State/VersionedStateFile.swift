@@ -15,9 +15,18 @@ extension VersionedStateFile {
     /// Decodes the file at `path` with the state files' date format; a newer format version, or
     /// content that does not decode, throws a `LabError` naming the file and what to do.
     public static func read(path: String) throws -> Self {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw LabError(.invalidInput, "cannot read \(fileDescription)", location: .file(path), hint: unreadableHint, cause: error)
+        }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes the file's bytes (`path` names it in errors); the same checks as `read(path:)`.
+    public static func decode(_ data: Data, path: String) throws -> Self {
         let decoded: Self
         do {
-            decoded = try JournalState.decoder().decode(Self.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            decoded = try JournalState.decoder().decode(Self.self, from: data)
         } catch {
             throw LabError(.invalidInput, "cannot read \(fileDescription)", location: .file(path), hint: unreadableHint, cause: error)
         }
