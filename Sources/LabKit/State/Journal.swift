@@ -233,4 +233,15 @@ public actor Journal {
 extension JournalState: VersionedStateFile {
     public static let fileDescription = "the stage journal"
     public static let unreadableHint = "move the file away; `labctl up` then re-probes every stage and adopts what is done"
+
+    /// Sequences start at 1 and only grow: a `nextSequence` of 0 (found by fuzzing: `position` would
+    /// trap) or not above every entry's would hand out a sequence twice and break the resume rules.
+    public var damage: String? {
+        if nextSequence == 0 { return "nextSequence is 0; sequence numbers start at 1" }
+        if nextSequence == .max { return "nextSequence is \(nextSequence), no sequence number is left to hand out" }
+        if let entry = entries.first(where: { $0.sequence >= nextSequence }) {
+            return "\(entry.stage)@\(entry.scope) has sequence \(entry.sequence), not below nextSequence \(nextSequence)"
+        }
+        return nil
+    }
 }

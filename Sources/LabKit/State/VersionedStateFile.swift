@@ -9,6 +9,8 @@ public protocol VersionedStateFile: Decodable {
     /// What to do with a file that cannot be decoded (it stays where it is).
     static var unreadableHint: String { get }
     var version: Int { get }
+    /// What makes decoded content unusable although it decodes (nil: nothing), for the error message.
+    var damage: String? { get }
 }
 
 extension VersionedStateFile {
@@ -33,6 +35,9 @@ extension VersionedStateFile {
         guard decoded.version == formatVersion else {
             throw LabError(.unsupported, "\(fileDescription) has format version \(decoded.version); this labctl reads \(formatVersion)",
                            location: .file(path), hint: "use the labctl that wrote it, or move the file away")
+        }
+        if let damage = decoded.damage {
+            throw LabError(.invalidInput, "\(fileDescription) is damaged: \(damage)", location: .file(path), hint: unreadableHint)
         }
         return decoded
     }
