@@ -51,10 +51,17 @@ public enum KubeconfigMerge {
                 throw LabError(.internalError, "cluster \(entry.cluster) appears twice in the kubeconfig merge")
             }
             let location = "admin.conf of \(entry.cluster)"
-            let object: Any?
-            do { object = try Yams.load(yaml: entry.adminConf) } catch {
+            let root: Node?
+            do { root = try Yams.compose(yaml: entry.adminConf) } catch {
                 throw LabError(.commandFailed, "the admin kubeconfig is not YAML", location: .other(location), cause: error)
             }
+            // Composing shares an aliased node; turning the tree into values copies it at every alias,
+            // so a few hundred bytes of nested aliases ("billion laughs") would take minutes and GiBs.
+            if let root, expandedNodes(root, limit: maxExpandedNodes) > maxExpandedNodes {
+                throw LabError(.commandFailed, "the admin kubeconfig expands to more than \(maxExpandedNodes) YAML nodes (nested aliases)",
+                               location: .other(location), hint: "kubeadm writes admin.conf without aliases; check the file on the control plane")
+            }
+            let object = root?.any
             guard let config = object as? [String: Any] else {
                 throw LabError(.commandFailed, "the admin kubeconfig is not a YAML mapping", location: .other(location))
             }
@@ -88,6 +95,27 @@ public enum KubeconfigMerge {
         do { return try Yams.dump(object: merged, sortKeys: true) } catch {
             throw LabError(.internalError, "cannot write the merged kubeconfig as YAML", cause: error)
         }
+    }
+
+    /// An admin.conf has a few dozen nodes; this leaves room for many clusters, users and extensions.
+    static let maxExpandedNodes = 100_000
+
+    /// The nodes of the tree with every alias expanded, counted up to just past `limit`.
+    static func expandedNodes(_ root: Node, limit: Int) -> Int {
+        var count = 0
+        var pending = [root]
+        while count <= limit, let node = pending.popLast() {
+            count += 1
+            switch node {
+            case .mapping(let mapping):
+                for (key, value) in mapping { pending.append(key); pending.append(value) }
+            case .sequence(let sequence):
+                pending.append(contentsOf: sequence)
+            case .scalar, .alias:
+                break
+            }
+        }
+        return count
     }
 
     /// Writes the merged kubeconfig to the lab's state directory (`LabPaths.kubeconfig`), mode 0600.

@@ -109,3 +109,44 @@ import Yams
         #expect(omitted == 6, "\(view.stdout)")
     }
 }
+
+/// Found while writing the fuzz target of the merge's input, by a hand-made input, not by libFuzzer
+/// (docs/robustness.md, "Fuzzing"): a few hundred bytes of nested YAML aliases ran for over a minute
+/// and past 1.3 GB before the fix.
+@Suite struct KubeconfigAliasTests {
+    static let billionLaughs = """
+        a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+        b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+        c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+        d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+        e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+        f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+        g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+        h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+        i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+
+        """
+
+    @Test func nestedAliasesAreRefusedBeforeTheyExpand() throws {
+        let error = #expect(throws: LabError.self) {
+            try KubeconfigMerge.merge(entries: [KubeconfigMerge.Entry(cluster: "cluster1", adminConf: Self.billionLaughs)])
+        }
+        #expect(error?.code == .commandFailed)
+        #expect(error?.message.contains("more than 100000 YAML nodes") == true)
+        #expect(error?.location == .other("admin.conf of cluster1"))
+    }
+
+    @Test func aliasesWithinTheLimitStillMerge() throws {
+        let conf = KubeconfigMergeTests.adminConf(cluster: "cluster1", server: "https://10.213.0.10:6443", seed: "one")
+            .replacingOccurrences(of: "preferences: {}", with: "preferences: &p {colors: true}\nextensions: [*p, *p]")
+        let merged = try KubeconfigMerge.merge(entries: [KubeconfigMerge.Entry(cluster: "cluster1", adminConf: conf)])
+        #expect(merged.contains("name: cluster1"))
+    }
+
+    @Test func theCountStopsJustPastTheLimit() throws {
+        let root = try #require(try Yams.compose(yaml: Self.billionLaughs))
+        #expect(KubeconfigMerge.expandedNodes(root, limit: 1000) == 1001)
+        let small = try #require(try Yams.compose(yaml: "a: [1, 2]"))
+        #expect(KubeconfigMerge.expandedNodes(small, limit: 1000) == 5)
+    }
+}
