@@ -98,7 +98,7 @@ let package = Package(
             dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "LabHarness",
                            .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport", "GuestSSH", "LabCache"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport", "GuestSSH", "LabCache"], resources: [.copy("Golden"), .copy("Fixtures")]),
         .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit", "LabHarness"]),
         .testTarget(name: "LabCacheTests", dependencies: ["LabCache", "LabKit"]),
     ]

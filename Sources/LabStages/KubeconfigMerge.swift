@@ -55,11 +55,9 @@ public enum KubeconfigMerge {
             do { root = try Yams.compose(yaml: entry.adminConf) } catch {
                 throw LabError(.commandFailed, "the admin kubeconfig is not YAML", location: .other(location), cause: error)
             }
-            // Composing shares an aliased node; turning the tree into values copies it at every alias,
-            // so a few hundred bytes of nested aliases ("billion laughs") would take minutes and GiBs.
-            if let root, expandedNodes(root, limit: maxExpandedNodes) > maxExpandedNodes {
-                throw LabError(.commandFailed, "the admin kubeconfig expands to more than \(maxExpandedNodes) YAML nodes (nested aliases)",
-                               location: .other(location), hint: "kubeadm writes admin.conf without aliases; check the file on the control plane")
+            if let root, let problem = unsafeYAML(root, limit: maxExpandedNodes) {
+                throw LabError(.commandFailed, "the admin kubeconfig cannot be read: \(problem)", location: .other(location),
+                               hint: "kubeadm writes admin.conf with string keys and without aliases; check the file on the control plane")
             }
             let object = root?.any
             guard let config = object as? [String: Any] else {
@@ -100,22 +98,34 @@ public enum KubeconfigMerge {
     /// An admin.conf has a few dozen nodes; this leaves room for many clusters, users and extensions.
     static let maxExpandedNodes = 100_000
 
-    /// The nodes of the tree with every alias expanded, counted up to just past `limit`.
-    static func expandedNodes(_ root: Node, limit: Int) -> Int {
+    /// What in a composed document would break turning it into values (docs/robustness.md, "Fuzzing"):
+    /// - Composing shares an aliased node; `any` copies it at every alias, so a few hundred bytes of
+    ///   nested aliases ("billion laughs") take minutes and GiBs. The walk counts the nodes the tree
+    ///   expands to and stops past `limit`.
+    /// - `any` force-unwraps every mapping key as a string and traps on a sequence or mapping as a key
+    ///   (`[a, b]: c`; Yams 6.2.2 `Constructor.swift`, `private_construct_mapping`).
+    static func unsafeYAML(_ root: Node, limit: Int) -> String? {
         var count = 0
         var pending = [root]
-        while count <= limit, let node = pending.popLast() {
+        while let node = pending.popLast() {
             count += 1
+            if count > limit { return "it expands to more than \(limit) YAML nodes (nested aliases)" }
             switch node {
             case .mapping(let mapping):
-                for (key, value) in mapping { pending.append(key); pending.append(value) }
+                for (key, value) in mapping {
+                    guard case .scalar = key else {
+                        return "a mapping key is not a string" + (key.mark.map { " (line \($0.line))" } ?? "")
+                    }
+                    pending.append(key)
+                    pending.append(value)
+                }
             case .sequence(let sequence):
                 pending.append(contentsOf: sequence)
             case .scalar, .alias:
                 break
             }
         }
-        return count
+        return nil
     }
 
     /// Writes the merged kubeconfig to the lab's state directory (`LabPaths.kubeconfig`), mode 0600.

@@ -110,10 +110,10 @@ import Yams
     }
 }
 
-/// Found while writing the fuzz target of the merge's input, by a hand-made input, not by libFuzzer
-/// (docs/robustness.md, "Fuzzing"): a few hundred bytes of nested YAML aliases ran for over a minute
-/// and past 1.3 GB before the fix.
+/// What the kubeconfig merge's fuzzing found (docs/robustness.md, "Fuzzing").
 @Suite struct KubeconfigAliasTests {
+    /// Found while writing the fuzz target, by a hand-made input, not by libFuzzer: nine lines of
+    /// nested aliases ran for over a minute and past 1.3 GB before the fix.
     static let billionLaughs = """
         a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
         b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
@@ -127,26 +127,42 @@ import Yams
 
         """
 
+    static func merge(_ conf: String) throws -> String {
+        try KubeconfigMerge.merge(entries: [KubeconfigMerge.Entry(cluster: "cluster1", adminConf: conf)])
+    }
+
     @Test func nestedAliasesAreRefusedBeforeTheyExpand() throws {
-        let error = #expect(throws: LabError.self) {
-            try KubeconfigMerge.merge(entries: [KubeconfigMerge.Entry(cluster: "cluster1", adminConf: Self.billionLaughs)])
-        }
+        let error = #expect(throws: LabError.self) { try Self.merge(Self.billionLaughs) }
         #expect(error?.code == .commandFailed)
         #expect(error?.message.contains("more than 100000 YAML nodes") == true)
         #expect(error?.location == .other("admin.conf of cluster1"))
     }
 
+    /// Found by libFuzzer (crash-50aabbc0…, reduced): Yams traps on a key that is not a scalar.
+    @Test(arguments: ["[a, b]: c\n", "users:\n- ? {a: 1}\n  : c\n"])
+    func aKeyThatIsNotAStringIsRefused(conf: String) throws {
+        let error = #expect(throws: LabError.self) { try Self.merge(conf) }
+        #expect(error?.code == .commandFailed)
+        #expect(error?.message.contains("a mapping key is not a string (line ") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func libFuzzersInputIsRefused() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/fuzz/kubeconfig-crash-50aabbc0", withExtension: nil))
+        let conf = String(decoding: try Data(contentsOf: url), as: UTF8.self)
+        #expect(throws: LabError.self) { try Self.merge(conf) }
+    }
+
     @Test func aliasesWithinTheLimitStillMerge() throws {
         let conf = KubeconfigMergeTests.adminConf(cluster: "cluster1", server: "https://10.213.0.10:6443", seed: "one")
             .replacingOccurrences(of: "preferences: {}", with: "preferences: &p {colors: true}\nextensions: [*p, *p]")
-        let merged = try KubeconfigMerge.merge(entries: [KubeconfigMerge.Entry(cluster: "cluster1", adminConf: conf)])
-        #expect(merged.contains("name: cluster1"))
+        #expect(try Self.merge(conf).contains("name: cluster1"))
     }
 
-    @Test func theCountStopsJustPastTheLimit() throws {
+    @Test func theWalkStopsJustPastTheLimit() throws {
         let root = try #require(try Yams.compose(yaml: Self.billionLaughs))
-        #expect(KubeconfigMerge.expandedNodes(root, limit: 1000) == 1001)
+        #expect(KubeconfigMerge.unsafeYAML(root, limit: 1000) == "it expands to more than 1000 YAML nodes (nested aliases)")
         let small = try #require(try Yams.compose(yaml: "a: [1, 2]"))
-        #expect(KubeconfigMerge.expandedNodes(small, limit: 1000) == 5)
+        #expect(KubeconfigMerge.unsafeYAML(small, limit: 5) == nil)
+        #expect(KubeconfigMerge.unsafeYAML(small, limit: 4) != nil)
     }
 }
