@@ -78,6 +78,9 @@ let package = Package(
         .target(name: "LabHarness", dependencies: ["LabKit", "GuestSSH"]),
         // Benchmarks (`labctl-bench ssh`, docs/ssh.md; `labctl-bench restore` on the testbed, docs/snapshots.md).
         .executableTarget(name: "labctl-bench", dependencies: ["GuestSSH", "LabKit", "LabHarness"]),
+        // The fuzz targets of every parser of outside input (docs/robustness.md, "Fuzzing"): a libFuzzer
+        // binary when scripts/fuzz builds it with -sanitize=fuzzer and -DLABCTL_FUZZ, a replay tool otherwise.
+        .executableTarget(name: "labctl-fuzz", dependencies: ["LabKit", "VMwareDriver", "GuestSSH", "LabStages"]),
 
         // Test doubles of LabKit's ports (hypervisors, guests, pins, port probes) for the unit suites.
         .target(name: "LabTestSupport", dependencies: ["LabKit"], path: "Tests/LabTestSupport"),
@@ -95,7 +98,7 @@ let package = Package(
             dependencies: ["LabctlCLI", "LabStages", "VMwareDriver", "GuestSSH", "LabKit", "LabXML", "LabHarness",
                            .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport", "GuestSSH", "LabCache"], resources: [.copy("Golden")]),
+        .testTarget(name: "LabStagesTests", dependencies: ["LabStages", "LabKit", "LabPKI", "LabTestSupport", "GuestSSH", "LabCache"], resources: [.copy("Golden"), .copy("Fixtures")]),
         .testTarget(name: "GuestSSHTests", dependencies: ["GuestSSH", "LabKit", "LabHarness"]),
         .testTarget(name: "LabCacheTests", dependencies: ["LabCache", "LabKit"]),
     ]

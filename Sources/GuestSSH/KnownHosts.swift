@@ -57,7 +57,8 @@ public struct KnownHosts: Sendable {
         return text.split(separator: "\n").compactMap { Self.parse(String($0)) }
     }
 
-    static func parse(_ line: String) -> Entry? {
+    /// One known_hosts line; nil for comments, blank lines, markers (`@revoked`) and lines it cannot read.
+    public static func parse(_ line: String) -> Entry? {
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { return nil }
         var fields = trimmed.split(separator: " ", omittingEmptySubsequences: true).map(String.init)

@@ -51,10 +51,15 @@ public enum KubeconfigMerge {
                 throw LabError(.internalError, "cluster \(entry.cluster) appears twice in the kubeconfig merge")
             }
             let location = "admin.conf of \(entry.cluster)"
-            let object: Any?
-            do { object = try Yams.load(yaml: entry.adminConf) } catch {
+            let root: Node?
+            do { root = try Yams.compose(yaml: entry.adminConf) } catch {
                 throw LabError(.commandFailed, "the admin kubeconfig is not YAML", location: .other(location), cause: error)
             }
+            if let root, let problem = unsafeYAML(root, limit: maxExpandedNodes) {
+                throw LabError(.commandFailed, "the admin kubeconfig cannot be read: \(problem)", location: .other(location),
+                               hint: "kubeadm writes admin.conf with string keys and without aliases; check the file on the control plane")
+            }
+            let object = root?.any
             guard let config = object as? [String: Any] else {
                 throw LabError(.commandFailed, "the admin kubeconfig is not a YAML mapping", location: .other(location))
             }
@@ -88,6 +93,39 @@ public enum KubeconfigMerge {
         do { return try Yams.dump(object: merged, sortKeys: true) } catch {
             throw LabError(.internalError, "cannot write the merged kubeconfig as YAML", cause: error)
         }
+    }
+
+    /// An admin.conf has a few dozen nodes; this leaves room for many clusters, users and extensions.
+    static let maxExpandedNodes = 100_000
+
+    /// What in a composed document would break turning it into values (docs/robustness.md, "Fuzzing"):
+    /// - Composing shares an aliased node; `any` copies it at every alias, so a few hundred bytes of
+    ///   nested aliases ("billion laughs") take minutes and GiBs. The walk counts the nodes the tree
+    ///   expands to and stops past `limit`.
+    /// - `any` force-unwraps every mapping key as a string and traps on a sequence or mapping as a key
+    ///   (`[a, b]: c`; Yams 6.2.2 `Constructor.swift`, `private_construct_mapping`).
+    static func unsafeYAML(_ root: Node, limit: Int) -> String? {
+        var count = 0
+        var pending = [root]
+        while let node = pending.popLast() {
+            count += 1
+            if count > limit { return "it expands to more than \(limit) YAML nodes (nested aliases)" }
+            switch node {
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    guard case .scalar = key else {
+                        return "a mapping key is not a string" + (key.mark.map { " (line \($0.line))" } ?? "")
+                    }
+                    pending.append(key)
+                    pending.append(value)
+                }
+            case .sequence(let sequence):
+                pending.append(contentsOf: sequence)
+            case .scalar, .alias:
+                break
+            }
+        }
+        return nil
     }
 
     /// Writes the merged kubeconfig to the lab's state directory (`LabPaths.kubeconfig`), mode 0600.

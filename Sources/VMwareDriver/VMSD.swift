@@ -117,7 +117,13 @@ public struct VMSD: Sendable, Hashable {
 
         var cloneOf: [String] = []
         let numCloneOf = try int("numcloneof") ?? 0
-        for m in 0..<max(numCloneOf, 0) { if let v = values["cloneof\(m)"] { cloneOf.append(v) } }
+        // The cloneOfN keys present, in index order, below the count: the count alone never drives
+        // a loop (a damaged `numCloneOf = "999999999999"` spun for hours; docs/robustness.md, "Fuzzing").
+        let cloneKeys = values.keys.compactMap { key -> Int? in
+            guard key.hasPrefix("cloneof"), let m = Int(key.dropFirst("cloneof".count)), key == "cloneof\(m)" else { return nil }
+            return m
+        }
+        for m in cloneKeys.sorted() where m >= 0 && m < numCloneOf { if let v = values["cloneof\(m)"] { cloneOf.append(v) } }
         if numCloneOf == 0, let v = values["cloneof0"] { cloneOf.append(v) }
 
         let ordered = topologicallySorted(snapshots)

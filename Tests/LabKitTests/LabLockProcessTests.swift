@@ -120,16 +120,7 @@ struct LabLockProcessTests {
 
 /// A `labctl-bench lock` child process whose output goes to a file (read line by line, with deadlines).
 final class LockProbeProcess: @unchecked Sendable {
-    static let binary: String? = {
-        let here = URL(fileURLWithPath: #filePath)
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("labctl-bench").path,
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("labctl-bench").path,
-            here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/debug/labctl-bench").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
+    static let binary = builtProduct("labctl-bench")
 
     let process = Process()
     let output: String

@@ -134,3 +134,14 @@ enum SchemaCheck {
         return p.terminationStatus == 0 ? nil : String(decoding: out, as: UTF8.self)
     }
 }
+
+/// The path of an executable of the package (`swift build --build-tests` builds them next to the
+/// test bundle), or nil when it is not built.
+func builtProduct(_ name: String) -> String? {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path,
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name).path,
+        LabFixture.repoRoot.appendingPathComponent(".build/debug/\(name)").path,
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+}

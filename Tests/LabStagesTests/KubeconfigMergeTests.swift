@@ -109,3 +109,60 @@ import Yams
         #expect(omitted == 6, "\(view.stdout)")
     }
 }
+
+/// What the kubeconfig merge's fuzzing found (docs/robustness.md, "Fuzzing").
+@Suite struct KubeconfigAliasTests {
+    /// Found while writing the fuzz target, by a hand-made input, not by libFuzzer: nine lines of
+    /// nested aliases ran for over a minute and past 1.3 GB before the fix.
+    static let billionLaughs = """
+        a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+        b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+        c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+        d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+        e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+        f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+        g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+        h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+        i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+
+        """
+
+    static func merge(_ conf: String) throws -> String {
+        try KubeconfigMerge.merge(entries: [KubeconfigMerge.Entry(cluster: "cluster1", adminConf: conf)])
+    }
+
+    @Test func nestedAliasesAreRefusedBeforeTheyExpand() throws {
+        let error = #expect(throws: LabError.self) { try Self.merge(Self.billionLaughs) }
+        #expect(error?.code == .commandFailed)
+        #expect(error?.message.contains("more than 100000 YAML nodes") == true)
+        #expect(error?.location == .other("admin.conf of cluster1"))
+    }
+
+    /// Found by libFuzzer (crash-50aabbc0…, reduced): Yams traps on a key that is not a scalar.
+    @Test(arguments: ["[a, b]: c\n", "users:\n- ? {a: 1}\n  : c\n"])
+    func aKeyThatIsNotAStringIsRefused(conf: String) throws {
+        let error = #expect(throws: LabError.self) { try Self.merge(conf) }
+        #expect(error?.code == .commandFailed)
+        #expect(error?.message.contains("a mapping key is not a string (line ") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func libFuzzersInputIsRefused() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/fuzz/kubeconfig-crash-50aabbc0", withExtension: nil))
+        let conf = String(decoding: try Data(contentsOf: url), as: UTF8.self)
+        #expect(throws: LabError.self) { try Self.merge(conf) }
+    }
+
+    @Test func aliasesWithinTheLimitStillMerge() throws {
+        let conf = KubeconfigMergeTests.adminConf(cluster: "cluster1", server: "https://10.213.0.10:6443", seed: "one")
+            .replacingOccurrences(of: "preferences: {}", with: "preferences: &p {colors: true}\nextensions: [*p, *p]")
+        #expect(try Self.merge(conf).contains("name: cluster1"))
+    }
+
+    @Test func theWalkStopsJustPastTheLimit() throws {
+        let root = try #require(try Yams.compose(yaml: Self.billionLaughs))
+        #expect(KubeconfigMerge.unsafeYAML(root, limit: 1000) == "it expands to more than 1000 YAML nodes (nested aliases)")
+        let small = try #require(try Yams.compose(yaml: "a: [1, 2]"))
+        #expect(KubeconfigMerge.unsafeYAML(small, limit: 5) == nil)
+        #expect(KubeconfigMerge.unsafeYAML(small, limit: 4) != nil)
+    }
+}

@@ -143,4 +143,5 @@ public struct LabSnapshotStore: Sendable {
 extension LabSnapshotManifest: VersionedStateFile {
     public static let fileDescription = "the snapshot manifest"
     public static let unreadableHint = "the file was edited by hand or comes from another tool; move it away to forget this lab snapshot (its VMware snapshots stay)"
+    public var damage: String? { nil }
 }

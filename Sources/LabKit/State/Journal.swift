@@ -69,12 +69,33 @@ public struct JournalState: Sendable, Codable, Hashable {
         decoder.dateDecodingStrategy = .custom { dec in
             let c = try dec.singleValueContainer()
             let text = try c.decode(String.self)
-            guard let date = isoFormatter().date(from: text) else {
+            guard hasISOTimeShape(text), let date = isoFormatter().date(from: text) else {
                 throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an ISO 8601 time: \(text)")
             }
             return date
         }
         return decoder
+    }
+
+    /// ICU's ISO 8601 parser, which Foundation uses on Linux, dies of SIGFPE on a fraction of a few
+    /// dozen digits (found by fuzzing the journal and the snapshot manifests, docs/robustness.md,
+    /// "Fuzzing"), so ICU only sees the shape labctl writes: `2026-11-27T10:01:12`, an optional fraction
+    /// of 1 to 9 digits, and `Z` or an offset `+hh:mm`.
+    static func hasISOTimeShape(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        func digits(_ r: Range<Int>) -> Bool { r.upperBound <= u.count && u[r].allSatisfy { (0x30...0x39).contains($0) } }
+        func byte(_ i: Int, _ c: Unicode.Scalar) -> Bool { i < u.count && u[i] == UInt8(ascii: c) }
+        guard digits(0..<4), byte(4, "-"), digits(5..<7), byte(7, "-"), digits(8..<10), byte(10, "T"),
+              digits(11..<13), byte(13, ":"), digits(14..<16), byte(16, ":"), digits(17..<19) else { return false }
+        var i = 19
+        if byte(i, ".") {
+            let start = i + 1
+            i = start
+            while digits(i..<(i + 1)) { i += 1 }
+            guard (1...9).contains(i - start) else { return false }
+        }
+        if byte(i, "Z") { return i + 1 == u.count }
+        return (byte(i, "+") || byte(i, "-")) && digits((i + 1)..<(i + 3)) && byte(i + 3, ":") && digits((i + 4)..<(i + 6)) && i + 6 == u.count
     }
 
     private static func isoFormatter() -> ISO8601DateFormatter {
@@ -233,4 +254,16 @@ public actor Journal {
 extension JournalState: VersionedStateFile {
     public static let fileDescription = "the stage journal"
     public static let unreadableHint = "move the file away; `labctl up` then re-probes every stage and adopts what is done"
+
+    /// Sequences start at 1 and only grow. A `nextSequence` of 0 made `position` trap (found while
+    /// writing the journal's fuzz target, docs/robustness.md, "Fuzzing"), `.max` would trap on the next
+    /// record, and one not above every entry's would hand out a sequence twice and break the resume rules.
+    public var damage: String? {
+        if nextSequence == 0 { return "nextSequence is 0; sequence numbers start at 1" }
+        if nextSequence == .max { return "nextSequence is \(nextSequence), no sequence number is left to hand out" }
+        if let entry = entries.first(where: { $0.sequence >= nextSequence }) {
+            return "\(entry.stage)@\(entry.scope) has sequence \(entry.sequence), not below nextSequence \(nextSequence)"
+        }
+        return nil
+    }
 }
