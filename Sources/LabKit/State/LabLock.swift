@@ -82,14 +82,12 @@ public final class LabLock: @unchecked Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             } catch {
-                throw LabError(.commandFailed, "cannot create the lab's state directory", location: .file(dir),
-                               hint: "check that the directory is writable and the disk is not full", cause: error)
+                throw LabError.writeFailed((error as? CocoaError)?.posixCode ?? EIO, "create the lab's state directory \(dir)", path: path)
             }
         }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw LabError(.commandFailed, "cannot open the lab lock", location: .file(path),
-                           hint: "check that the lab's state directory is writable", cause: POSIXError.current())
+            throw LabError.writeFailed(errno, "open the lab lock", path: path)
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
@@ -182,10 +180,10 @@ public final class LabLock: @unchecked Sendable {
         var data = (try? encoder.encode(holder)) ?? Data("\(holder.pid)".utf8)
         data.append(0x0A)
         let written = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        guard written == data.count, ftruncate(fd, off_t(data.count)) == 0 else {
-            throw LabError(.commandFailed, "cannot write the lab lock's holder record", location: .file(path),
-                           hint: "free space on the file system that holds the lab's state directory, then run the command again",
-                           cause: POSIXError.current())
+        // A short write without an error is the file system running out of room.
+        let wrote = written == data.count
+        guard wrote, ftruncate(fd, off_t(data.count)) == 0 else {
+            throw LabError.writeFailed(wrote || written < 0 ? errno : ENOSPC, "write the lab lock's holder record", path: path)
         }
         _ = fsync(fd)
     }
