@@ -31,8 +31,7 @@ enum SecureFile {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             } catch {
-                throw LabError(.commandFailed, "cannot create directory \(path)", location: .file(path),
-                               hint: "check that the lab's state directory is writable and its file system is not full", cause: error)
+                throw LabError.writeFailed(error, "create directory \(path)", path: path)
             }
         }
         guard chmod(path, 0o700) == 0 else {

@@ -142,8 +142,7 @@ public enum KubeconfigMerge {
             try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
-            throw LabError(.commandFailed, "cannot create the directory for the kubeconfig", location: .file(dir),
-                           hint: "check that \(dir) is writable and its file system is not full", cause: error)
+            throw LabError.writeFailed(error, "create the directory for the kubeconfig", path: path)
         }
         try AtomicFile.write(Data(text.utf8), to: path, mode: 0o600)
     }

@@ -19,7 +19,7 @@ public enum AtomicFile {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw LabError.writeFailed((error as? CocoaError)?.posixCode ?? EIO, "create the directory \(directory)", path: path)
+            throw LabError.writeFailed(error, "create the directory \(directory)", path: path)
         }
         let base = (path as NSString).lastPathComponent
         let temp = (directory as NSString).appendingPathComponent(".\(base).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
@@ -76,7 +76,7 @@ public final class AppendFile: @unchecked Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             } catch {
-                throw LabError.writeFailed((error as? CocoaError)?.posixCode ?? EIO, "create the directory \(dir)", path: path)
+                throw LabError.writeFailed(error, "create the directory \(dir)", path: path)
             }
         }
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode)
@@ -109,6 +109,11 @@ extension LabError {
             hint = "check the file system of \(folder)"
         }
         return LabError(.commandFailed, "cannot \(what)", location: .file(path), hint: hint, cause: POSIXError.current(code))
+    }
+
+    /// The same for an error Foundation threw (`createDirectory`): its POSIX code when it has one, else EIO.
+    public static func writeFailed(_ error: any Error, _ what: String, path: String) -> LabError {
+        writeFailed((error as? CocoaError)?.posixCode ?? EIO, what, path: path)
     }
 
     /// True when this error, or one of its causes, is a full file system (ENOSPC, EDQUOT).

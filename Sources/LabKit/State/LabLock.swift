@@ -82,7 +82,7 @@ public final class LabLock: @unchecked Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             } catch {
-                throw LabError.writeFailed((error as? CocoaError)?.posixCode ?? EIO, "create the lab's state directory \(dir)", path: path)
+                throw LabError.writeFailed(error, "create the lab's state directory \(dir)", path: path)
             }
         }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)

@@ -132,8 +132,7 @@ extension Labctl {
             } catch let e as LabError {
                 throw e
             } catch {
-                throw LabError(.commandFailed, "could not write the JUnit report", location: .file(path),
-                               hint: "check that the directory is writable", cause: error)
+                throw LabError.writeFailed(error, "create the directory of the JUnit report", path: path)
             }
         }
     }
