@@ -137,13 +137,7 @@ public enum KubeconfigMerge {
     /// directory, fsync, rename), so no reader ever sees a partial file, the client key is never
     /// world-readable, and a full disk leaves the previous kubeconfig as it was.
     public static func write(_ text: String, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw LabError.writeFailed(error, "create the directory for the kubeconfig", path: path)
-        }
+        try AtomicFile.createDirectory(for: path, mode: 0o700)
         try AtomicFile.write(Data(text.utf8), to: path, mode: 0o600)
     }
 }

@@ -13,14 +13,26 @@ import Darwin
 /// survives a power cut. A failure (a full disk) removes the temp file and leaves the old target
 /// as it was; a crash leaves at most a stray `.tmp-*` file, never a partial target.
 public enum AtomicFile {
-    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let directory = dir.isEmpty ? "." : dir
+    /// Creates the directory `path` is in, with its parents (`mode` for the ones it creates); a failure
+    /// (a full disk) is `writeFailed` naming `path`. Every writer of lab state creates its folder here.
+    public static func createDirectory(for path: String, mode: mode_t? = nil) throws {
+        let directory = folder(of: path)
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: mode.map { [.posixPermissions: $0] })
         } catch {
             throw LabError.writeFailed(error, "create the directory \(directory)", path: path)
         }
+    }
+
+    static func folder(of path: String) -> String {
+        let dir = (path as NSString).deletingLastPathComponent
+        return dir.isEmpty ? "." : dir
+    }
+
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+        try createDirectory(for: path)
+        let directory = folder(of: path)
         let base = (path as NSString).lastPathComponent
         let temp = (directory as NSString).appendingPathComponent(".\(base).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
 
@@ -71,14 +83,7 @@ public final class AppendFile: @unchecked Sendable {
 
     public init(path: String, mode: mode_t) throws {
         self.path = path
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            } catch {
-                throw LabError.writeFailed(error, "create the directory \(dir)", path: path)
-            }
-        }
+        try AtomicFile.createDirectory(for: path)
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode)
         guard fd >= 0 else { throw LabError.writeFailed(errno, "open \(path)", path: path) }
     }

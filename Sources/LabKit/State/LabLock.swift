@@ -77,14 +77,7 @@ public final class LabLock: @unchecked Sendable {
 
     /// Takes the lock or throws `.conflict` naming who holds it.
     public static func acquire(path: String, holder: Holder = .current()) throws -> LabLock {
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            } catch {
-                throw LabError.writeFailed(error, "create the lab's state directory \(dir)", path: path)
-            }
-        }
+        try AtomicFile.createDirectory(for: path)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw LabError.writeFailed(errno, "open the lab lock", path: path)
