@@ -182,20 +182,14 @@ public struct CacheStore: Sendable {
     /// Re-hashes the manifest, the config and every layer blob; nil when one is missing or corrupt
     /// (the image is never used then).
     public func verifiedImage(_ entry: CacheEntry) throws -> ImageBlobs? {
-        guard let image = entry.image, let manifest = try verifiedContents(entry),
+        guard let image = entry.image, try damagedImageBlob(entry) == nil,
+              let manifest = FileManager.default.contents(atPath: blobPath(entry.sha256)),
               let parsed = try? JSONDecoder().decode(ImageManifest.self, from: manifest),
               let config = ImageManifest.sha256Hex(parsed.config.digest) else { return nil }
-        var layers: [String] = []
-        for layer in parsed.layers {
-            guard let hex = ImageManifest.sha256Hex(layer.digest) else { return nil }
-            layers.append(hex)
-        }
-        for hex in [config] + layers {
-            let path = blobPath(hex)
-            guard FileManager.default.fileExists(atPath: path), try Self.sha256(ofFile: path) == hex else { return nil }
-        }
+        // damagedImageBlob read the same file: re-check the bytes handed out, in case it changed in between.
+        guard Self.hex(SHA256.hash(data: manifest)) == entry.sha256 else { return nil }
         return ImageBlobs(manifest: manifest, manifestMediaType: image.manifestMediaType, configDigest: config,
-                          layerDigests: layers, layerMediaTypes: parsed.layers.map(\.mediaType))
+                          layerDigests: parsed.layers.compactMap { ImageManifest.sha256Hex($0.digest) }, layerMediaTypes: parsed.layers.map(\.mediaType))
     }
 
     func write(_ entries: [CacheEntry]) throws {
@@ -208,15 +202,52 @@ public struct CacheStore: Sendable {
 
     /// Moves a verified download into the store and records it (replacing any entry for the same source).
     func add(file path: String, sha256: String, spec: ArtifactSpec, fetchedAt: Date = Date()) throws -> CacheEntry {
+        try putBlob(file: path, sha256: sha256)
+        let size = (try FileManager.default.attributesOfItem(atPath: blobPath(sha256))[.size] as? NSNumber)?.int64Value ?? 0
+        let entry = CacheEntry(name: spec.name, version: spec.version, kind: spec.kind, source: spec.url, checksumURL: spec.checksum?.url,
+                               sha256: sha256, size: size, fetchedAt: fetchedAt)
+        try addEntry(entry)
+        return entry
+    }
+
+    /// Records an entry whose blobs are in place, replacing any entry for the same source.
+    func addEntry(_ entry: CacheEntry) throws {
+        try write(try entries().filter { $0.source != entry.source } + [entry])
+    }
+
+    /// Moves a verified file to `blobs/sha256/<sha256>` (a present blob of that name is kept: a corrupt one
+    /// was removed by whoever found it, a good one has the same bytes).
+    func putBlob(file path: String, sha256: String) throws {
         let blob = blobPath(sha256)
         let fm = FileManager.default
         try fm.createDirectory(atPath: (blob as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if fm.fileExists(atPath: blob) { try fm.removeItem(atPath: path) } else { try fm.moveItem(atPath: path, toPath: blob) }
-        let size = (try fm.attributesOfItem(atPath: blob)[.size] as? NSNumber)?.int64Value ?? 0
-        let entry = CacheEntry(name: spec.name, version: spec.version, kind: spec.kind, source: spec.url, checksumURL: spec.checksum?.url,
-                               sha256: sha256, size: size, fetchedAt: fetchedAt)
-        try write(try entries().filter { $0.source != spec.url } + [entry])
-        return entry
+        if fm.fileExists(atPath: blob), try Self.sha256(ofFile: blob) == sha256 { try fm.removeItem(atPath: path); return }
+        try? fm.removeItem(atPath: blob)
+        try fm.moveItem(atPath: path, toPath: blob)
+    }
+
+    /// Writes verified bytes (a manifest) as a blob, atomically.
+    func putBlob(_ data: Data, sha256: String) throws {
+        try AtomicFile.write(data, to: blobPath(sha256))
+    }
+
+    /// The first blob of an image entry (manifest, config, layers) that is missing or no longer matches its
+    /// name, with the sha256 found ("" when missing); nil when every blob is intact.
+    func damagedImageBlob(_ entry: CacheEntry) throws -> (sha256: String, found: String)? {
+        func check(_ hex: String) throws -> (String, String)? {
+            let path = blobPath(hex)
+            guard FileManager.default.fileExists(atPath: path) else { return (hex, "") }
+            let found = try Self.sha256(ofFile: path)
+            return found == hex ? nil : (hex, found)
+        }
+        if let bad = try check(entry.sha256) { return bad }
+        guard let data = FileManager.default.contents(atPath: blobPath(entry.sha256)),
+              let parsed = try? JSONDecoder().decode(ImageManifest.self, from: data) else { return (entry.sha256, "unreadable manifest") }
+        for digest in [parsed.config.digest] + parsed.layers.map(\.digest) {
+            guard let hex = ImageManifest.sha256Hex(digest) else { return (entry.sha256, "unsupported digest \(digest)") }
+            if let bad = try check(hex) { return bad }
+        }
+        return nil
     }
 
     /// Forgets an entry and deletes its blob unless another entry shares it.

@@ -12,6 +12,7 @@ profiles and from the files the stub catalog serves; LabStagesTests checks that 
     python3 images.py catalog            # JSON: [{"ref", "profiles", "source", "format"}]
     python3 images.py kubeadm VERSION IMAGE_REPOSITORY DNS_IMAGE_REPOSITORY
 """
+import functools
 import gzip
 import hashlib
 import io
@@ -105,6 +106,7 @@ MEDIA = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def _find(ref):
     for r, _, _, fmt in _profile_images():
         if r == ref:
@@ -120,6 +122,7 @@ def _dumps(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
+@functools.lru_cache(maxsize=None)
 def image(ref, platform):
     """The blobs of one image for one platform, or None for an image the catalog does not have:
     {"manifest": bytes, "manifest_media_type", "config": bytes, "layers": [bytes], "diff_ids": [str],
@@ -151,6 +154,7 @@ def image(ref, platform):
             "diff_ids": [diff_id], "blobs": {_digest(config): config, _digest(layer): layer, _digest(manifest): manifest}}
 
 
+@functools.lru_cache(maxsize=None)
 def index(ref):
     """(bytes, media type) of the multi-platform index the tag names, or None."""
     fmt = _find(ref)
