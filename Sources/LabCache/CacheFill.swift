@@ -22,6 +22,8 @@ public struct CacheFillSummary: Sendable {
     public var failed: [(ArtifactSpec, LabError)] = []
     /// Bytes fetched from the origin (or mirror) by this fill, checksum files included.
     public var bytesDownloaded: Int64 = 0
+
+    public init() {}
 }
 
 public enum VerifyStatus: String, Sendable, Codable { case ok, corrupt, missing }

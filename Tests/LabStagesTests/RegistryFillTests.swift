@@ -160,6 +160,42 @@ import Testing
         #expect(try filler.verify().allSatisfy { $0.status == .ok })
     }
 
+    /// `labctl cache fill` itself: files from the loopback file mirror first, then the images from the registry
+    /// double; `--format json` keeps the files' summary at the top and adds `images`; `cache list` shows both kinds.
+    @Test func theCommandFillsFilesThenImages() throws {
+        let dir = try Fixture.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let labctl = Fixture.repoRoot + "/.build/debug/labctl"
+        guard FileManager.default.isExecutableFile(atPath: labctl) else {
+            Issue.record("\(labctl) is not built: run swift build --build-tests first")
+            return
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/files", withIntermediateDirectories: true)
+        let files = try CacheMirrorFillTests.MirrorServer(directory: dir + "/files")
+        defer { files.stop() }
+        let registry = try Self.start(dir)
+        defer { registry.stop() }
+        let environment = ProcessInfo.processInfo.environment.merging(["LABCTL_CACHE_DIR": dir + "/cache"]) { $1 }
+        let fill = try Fixture.run([labctl, "cache", "fill", "--lab", Fixture.repoRoot + "/lab.json", "--mirror", files.url,
+                                    "--registry-mirror", registry.url, "--format", "json"], environment: environment)
+        #expect(fill.status == 0, "\(fill.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(fill.stdout.utf8)) as? [String: Any])
+        let images = try #require(report["images"] as? [String: Any])
+        let lab = try LabLoader.load(path: Fixture.repoRoot + "/lab.json").lab
+        let expected = try Self.catalogCount(profile: lab.profile)
+        #expect((report["stored"] as? [Any])?.count == (try ReleaseDownloads.artifacts(for: lab)).count)
+        #expect((images["stored"] as? [Any])?.count == expected && (images["failed"] as? [Any])?.isEmpty == true)
+        #expect((images["bytesDownloaded"] as? Int ?? 0) > 0 && (report["missing"] as? [Any])?.isEmpty == true)
+        let list = try Fixture.run([labctl, "cache", "list"], environment: environment)
+        #expect(list.stdout.contains("registry.k8s.io/kube-apiserver") && list.stdout.contains("  image  ") && list.stdout.contains("  file  "), "\(list.stdout)")
+        let verify = try Fixture.run([labctl, "cache", "verify", "--format", "json"], environment: environment)
+        #expect(verify.status == 0, "\(verify.stdout)")
+    }
+
+    static func catalogCount(profile: String) throws -> Int {
+        try ContainerImagesTests.catalog().filter { $0.profiles.contains(profile) }.count
+    }
+
     static func layerHex(_ ref: String, _ platform: String) throws -> String {
         let script = "import sys, hashlib; sys.path.insert(0, sys.argv[1]); import images; "
             + "print(hashlib.sha256(images.image(sys.argv[2], sys.argv[3])['layers'][0]).hexdigest())"
