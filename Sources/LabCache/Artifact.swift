@@ -26,8 +26,9 @@ public struct ArtifactSpec: Sendable, Hashable, Codable {
     }
 }
 
-/// Only release files today; container images are not cached yet (docs/cache.md).
-public enum ArtifactKind: String, Sendable, Hashable, Codable { case file }
+/// A release file (one blob) or a container image for one platform (a manifest, a config and layer
+/// blobs: `CacheEntry.image`).
+public enum ArtifactKind: String, Sendable, Hashable, Codable { case file, image }
 
 /// A checksum file the project publishes next to a release file, read as the base scripts'
 /// `fetch_verified` reads it (Sources/LabStages/Resources/scripts/_lib.sh): with `entry`, the first

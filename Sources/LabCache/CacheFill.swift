@@ -22,6 +22,8 @@ public struct CacheFillSummary: Sendable {
     public var failed: [(ArtifactSpec, LabError)] = []
     /// Bytes fetched from the origin (or mirror) by this fill, checksum files included.
     public var bytesDownloaded: Int64 = 0
+
+    public init() {}
 }
 
 public enum VerifyStatus: String, Sendable, Codable { case ok, corrupt, missing }
@@ -87,24 +89,74 @@ public struct CacheFiller: Sendable {
         return summary
     }
 
-    /// Re-hashes every entry. A corrupt or missing blob is reported and its entry removed, so it is
-    /// never used and the next fill fetches it again.
+    /// Makes every image present for `platform` and verified, through `client`. An image in the store is
+    /// re-hashed (manifest, config, layers) and kept; a damaged one is reported, dropped and fetched again.
+    /// A failed image does not stop the others.
+    public func fillImages(_ images: [ImageReference], platform: String, client: RegistryClient,
+                           events: @escaping @Sendable (CacheEvent) -> Void = { _ in }) async throws -> CacheFillSummary {
+        let lock = try store.lock()
+        defer { lock.release() }
+        var summary = CacheFillSummary()
+        for reference in images {
+            try Task.checkCancellation()
+            let spec = ArtifactSpec(name: reference.name, version: reference.tag ?? reference.digest ?? "-", kind: .image,
+                                    url: CachedImage.source(reference, platform: platform), checksum: nil)
+            do {
+                if let entry = try store.entries().first(where: { $0.source == spec.url }) {
+                    guard let damage = try store.damagedImageBlob(entry) else {
+                        summary.cached.append(entry)
+                        events(.cached(entry))
+                        continue
+                    }
+                    try drop(entry, damage)
+                    events(.corrupt(entry, found: damage.found))
+                }
+                let clock = ContinuousClock()
+                let started = clock.now
+                let (entry, bytes) = try await client.pull(reference, platform: platform, store: store, spec: spec, events: events)
+                summary.bytesDownloaded += bytes
+                summary.stored.append(entry)
+                events(.stored(entry, downloaded: bytes, duration: clock.now - started))
+            } catch let error as LabError {
+                if error.code == .cancelled { throw error }
+                summary.failed.append((spec, error))
+                events(.failed(spec, error))
+            }
+        }
+        return summary
+    }
+
+    /// Re-hashes every entry (an image: its manifest, config and every layer). A corrupt or missing blob is
+    /// reported and its entry removed, so it is never used and the next fill fetches it again.
     public func verify(events: @escaping @Sendable (CacheEvent) -> Void = { _ in }) throws -> [CacheVerifyResult] {
         let lock = try store.lock()
         defer { lock.release() }
         var results: [CacheVerifyResult] = []
         for entry in try store.entries() {
-            let found = try currentDigest(entry)
-            if found == entry.sha256 {
-                results.append(CacheVerifyResult(entry: entry, status: .ok, found: found))
-                events(.cached(entry))
+            let damage: (sha256: String, found: String)?
+            if entry.kind == .image {
+                damage = try store.damagedImageBlob(entry)
             } else {
-                try store.remove(entry)
-                results.append(CacheVerifyResult(entry: entry, status: found.isEmpty ? .missing : .corrupt, found: found))
-                events(.corrupt(entry, found: found))
+                let found = try currentDigest(entry)
+                damage = found == entry.sha256 ? nil : (entry.sha256, found)
             }
+            guard let damage else {
+                results.append(CacheVerifyResult(entry: entry, status: .ok, found: entry.sha256))
+                events(.cached(entry))
+                continue
+            }
+            try drop(entry, damage)
+            results.append(CacheVerifyResult(entry: entry, status: damage.found.isEmpty ? .missing : .corrupt, found: damage.found))
+            events(.corrupt(entry, found: damage.found))
         }
         return results
+    }
+
+    /// Removes a damaged entry, and an image's damaged blob (its bytes no longer match its name, so no entry
+    /// can use it); the image's intact blobs stay and are not fetched again.
+    private func drop(_ entry: CacheEntry, _ damage: (sha256: String, found: String)) throws {
+        try store.remove(entry)
+        if entry.kind == .image, !damage.found.isEmpty { try? FileManager.default.removeItem(atPath: store.blobPath(damage.sha256)) }
     }
 
     /// The blob's sha256 now, or "" when it is gone.
@@ -135,7 +187,7 @@ public struct CacheFiller: Sendable {
         for attempt in 1 ... 2 {
             let resumeFrom = Self.size(partial)
             events(.downloading(spec, resumeFrom: resumeFrom))
-            try await withProgress(spec, partial: partial, startedWith: resumeFrom, events: events) {
+            try await Self.withProgress(spec, partial: partial, startedWith: resumeFrom, interval: progressInterval, events: events) {
                 try await downloader.download(url(spec.url), to: partial)
             }
             bytes += Self.size(partial) - resumeFrom
@@ -156,9 +208,8 @@ public struct CacheFiller: Sendable {
     private func url(_ origin: String) -> String { mirror?.rewrite(origin) ?? origin }
 
     /// Runs the download while a sibling task reports the partial file's growth.
-    private func withProgress(_ spec: ArtifactSpec, partial: String, startedWith: Int64, events: @escaping @Sendable (CacheEvent) -> Void,
-                              _ body: @escaping @Sendable () async throws -> Void) async throws {
-        let interval = progressInterval
+    static func withProgress(_ spec: ArtifactSpec, partial: String, startedWith: Int64, interval: Duration,
+                             events: @escaping @Sendable (CacheEvent) -> Void, _ body: @escaping @Sendable () async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 let clock = ContinuousClock()

@@ -33,7 +33,7 @@ extension KubernetesUpTests {
         }
         let mirrorPort = try #require(port, "the cache mirror did not start")
 
-        let fill = try await lab.labctl(["cache", "fill", "--mirror", "http://127.0.0.1:\(mirrorPort)", "--format", "json"])
+        let fill = try await lab.labctl(["cache", "fill", "--mirror", "http://127.0.0.1:\(mirrorPort)", "--no-images", "--format", "json"])
         #expect(fill.succeeded, "cache fill: \(fill.stdout.suffix(2000)) \(fill.stderr)")
         guard fill.succeeded else { return }
         // up's own downloads are in it: the CNI's and MetalLB's manifests.

@@ -14,11 +14,11 @@ import Testing
         let port: Int
         let log: String
 
-        init(directory: String, environment: [String: String] = [:]) throws {
+        init(directory: String, environment: [String: String] = [:], script: String = "Tests/Testbed/mirror/cache_mirror.py") throws {
             let portFile = directory + "/port"
             log = directory + "/requests.jsonl"
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", Fixture.repoRoot + "/Tests/Testbed/mirror/cache_mirror.py", portFile, log]
+            process.arguments = ["python3", Fixture.repoRoot + "/" + script, portFile, log]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = FileHandle.nullDevice
             try process.run()

@@ -8,6 +8,8 @@ import Testing
     @Test func commandsParse() throws {
         let fill = try #require(try Labctl.parseAsRoot(["cache", "fill", "--mirror", "http://127.0.0.1:9", "--format", "json"]) as? Labctl.CacheFill)
         #expect(fill.mirror == "http://127.0.0.1:9" && fill.output.format == .json)
+        let images = try #require(try Labctl.parseAsRoot(["cache", "fill", "--registry-mirror", "http://127.0.0.1:5000", "--no-images"]) as? Labctl.CacheFill)
+        #expect(images.registryMirror == "http://127.0.0.1:5000" && images.noImages)
         #expect(try Labctl.parseAsRoot(["cache", "ls", "--format", "json"]) is Labctl.CacheList)
         #expect(try Labctl.parseAsRoot(["cache", "verify"]) is Labctl.CacheVerify)
         #expect(throws: (any Error).self) { try Labctl.parseAsRoot(["cache", "fill", "--format", "yaml"]) }
@@ -33,6 +35,24 @@ import Testing
     @Test func verifyTableNamesWhatWasFound() {
         let text = CacheRendering.verifyTable([CacheVerifyResult(entry: Self.entry, status: .corrupt, found: String(repeating: "ff", count: 32))])
         #expect(text.contains("kubeadm  1.36.1   corrupt  0a0a0a0a0a0a  ffffffffffff"), "\(text)")
+    }
+
+    /// The files' summary stays at the top of `fill --format json` (scripts read `stored` and `bytesDownloaded`);
+    /// images come under `images`, with the manifests whose images are not known yet.
+    @Test func fillReportKeepsFilesAtTheTopAndAddsImages() throws {
+        var files = CacheFillSummary()
+        files.stored = [Self.entry]
+        files.bytesDownloaded = 42
+        var images = CacheFillSummary()
+        images.failed = [(ArtifactSpec(name: "registry.k8s.io/pause", version: "9.9", kind: .image, url: "registry.k8s.io/pause:9.9@linux/amd64", checksum: nil),
+                          LabError(.notFound, "registry.k8s.io has no manifest 9.9 of pause (HTTP 404)"))]
+        let report = CacheRendering.FillReport(files, images: CacheRendering.FillReport(images), missing: ["https://x/kube-flannel.yml"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(CacheRendering.json(report).utf8)) as? [String: Any])
+        #expect(json["bytesDownloaded"] as? Int == 42 && (json["stored"] as? [Any])?.count == 1)
+        let failed = try #require(((json["images"] as? [String: Any])?["failed"] as? [[String: Any]])?.first)
+        #expect(failed["url"] as? String == "registry.k8s.io/pause:9.9@linux/amd64")
+        #expect(json["missing"] as? [String] == ["https://x/kube-flannel.yml"])
+        #expect(CacheRendering.imageSummary(images, missing: []) == "images: 0 downloaded (0 B), 0 already cached, 1 failed\n")
     }
 
     @Test func bytesAreHumanSized() {

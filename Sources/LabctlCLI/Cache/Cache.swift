@@ -10,17 +10,18 @@ extension Labctl {
     struct Cache: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "cache",
-            abstract: "Download the lab's release files and manifests once per host, verified, and keep them.",
+            abstract: "Download the lab's release files, manifests and container images once per host, verified, and keep them.",
             discussion: """
                 The cache lives in $XDG_CACHE_HOME/labctl (else ~/.cache/labctl; ~/Library/Caches/labctl on \
                 macOS; LABCTL_CACHE_DIR overrides it). Its list of files is read off every script the \
                 lab's profile renders: the base's release files, and the CNI and MetalLB manifests \
-                up fetches. base prepare, up and rebuild upload what it holds instead of downloading it; \
-                container images are not cached yet. See docs/cache.md.
+                up fetches. Its list of images is derived from the profile, the rendered manifests and the \
+                cached files (kubeadm's images, the runtime's sandbox image, the CNI, MetalLB and Istio images). \
+                base prepare, up and rebuild upload the files it holds instead of downloading them. See docs/cache.md.
 
                 EXAMPLES:
                   labctl cache fill                      Download what the lab's profile needs
-                  labctl cache fill --mirror http://127.0.0.1:8080
+                  labctl cache fill --mirror http://127.0.0.1:8080 --registry-mirror http://127.0.0.1:5000
                   labctl cache list --format json
                   labctl cache verify                    Re-hash every entry; drop corrupt ones
                 """,
@@ -42,11 +43,15 @@ extension Labctl {
     struct CacheFill: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "fill",
-            abstract: "Download every release file the lab's profile needs, check it against its published checksum, and store it.",
+            abstract: "Download every release file and container image the lab's profile needs, verify it, and store it.",
             discussion: """
-                Files already in the cache are re-hashed and kept; a corrupt one is reported, removed and \
-                downloaded again. An interrupted fill resumes (HTTP Range) where it stopped. --mirror (or \
-                LABCTL_CACHE_MIRROR) fetches https://HOST/PATH from MIRROR/HOST/PATH instead.
+                Files come first (release files are checked against their published checksums), then the images \
+                derived from the profile and those files, for the lab's base.arch (every manifest and blob checked \
+                against its digest). What the cache holds is re-hashed and kept; a corrupt entry is reported, \
+                removed and downloaded again. An interrupted fill resumes (HTTP Range) where it stopped. --mirror \
+                (or LABCTL_CACHE_MIRROR) fetches https://HOST/PATH from MIRROR/HOST/PATH instead; --registry-mirror \
+                (or LABCTL_REGISTRY_MIRROR) asks MIRROR/v2/REPOSITORY/…?ns=REGISTRY for every image (containerd's \
+                mirror convention). --no-images fills the files only.
                 """
         )
 
@@ -54,31 +59,49 @@ extension Labctl {
         @OptionGroup var output: CacheOutputOptions
         @Option(help: ArgumentHelp("Fetch from this mirror instead of the origins (MIRROR/HOST/PATH).", valueName: "url"))
         var mirror: String?
+        @Option(help: ArgumentHelp("Pull images through this registry mirror (URL/v2/REPOSITORY/…?ns=REGISTRY).", valueName: "url"))
+        var registryMirror: String?
+        @Flag(help: "Fill the release files and manifests only, no container images.")
+        var noImages = false
 
         func run() async throws {
             let loaded = try labOptions.load()
             let specs = try ReleaseDownloads.artifacts(for: loaded.lab)
-            let mirrorURL = mirror ?? ProcessInfo.processInfo.environment["LABCTL_CACHE_MIRROR"].flatMap { $0.isEmpty ? nil : $0 }
+            let environment = ProcessInfo.processInfo.environment
+            let mirrorURL = mirror ?? environment["LABCTL_CACHE_MIRROR"].flatMap { $0.isEmpty ? nil : $0 }
+            let registryURL = registryMirror ?? environment["LABCTL_REGISTRY_MIRROR"].flatMap { $0.isEmpty ? nil : $0 }
+            let client = RegistryClient(mirror: try registryURL.map(RegistryMirror.init))
             let filler = CacheFiller(store: try output.store(), mirror: try mirrorURL.map(Mirror.init))
             let renderer = CacheProgress(live: output.format == .table && isatty(STDOUT_FILENO) == 1, quiet: output.format == .json)
-            let summary = try await filler.fill(specs, events: renderer.handle)
+            let files = try await filler.fill(specs, events: renderer.handle)
+            var images = CacheFillSummary()
+            var missing: [String] = []
+            if !noImages {
+                let required = try await ContainerImages.required(for: loaded.lab, scripts: try StageScripts(lab: loaded.lab), store: filler.store)
+                missing = required.missing
+                images = try await filler.fillImages(required.images, platform: ContainerImages.platform(for: loaded.lab), client: client,
+                                                     events: renderer.handle)
+            }
             renderer.finish()
             let text = output.format == .json
-                ? CacheRendering.json(CacheRendering.FillReport(summary))
-                : CacheRendering.fillSummary(summary, root: filler.store.root)
+                ? CacheRendering.json(CacheRendering.FillReport(files, images: noImages ? nil : CacheRendering.FillReport(images), missing: missing))
+                : CacheRendering.fillSummary(files, root: filler.store.root) + (noImages ? "" : CacheRendering.imageSummary(images, missing: missing))
             FileHandle.standardOutput.write(Data(text.utf8))
-            if !summary.failed.isEmpty {
-                let errors = summary.failed.map(\.1)
-                if errors.count == 1, let only = errors.first { throw only }
-                throw LabErrors(errors)
+            var errors = (files.failed + images.failed).map(\.1)
+            // A manifest that is not cached hides the images it names: the fill is incomplete.
+            if !missing.isEmpty, files.failed.isEmpty {
+                errors.append(LabError(.notFound, "the images named by \(missing.joined(separator: ", ")) are unknown: not in the cache",
+                                       location: .file(filler.store.root), hint: "run labctl cache fill again"))
             }
+            if errors.count == 1, let only = errors.first { throw only }
+            if !errors.isEmpty { throw LabErrors(errors) }
         }
     }
 
     struct CacheList: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
-            abstract: "List the cached artifacts: name, version, size, sha256, source.",
+            abstract: "List the cached files and images: name, version, kind, size, sha256, source.",
             discussion: "Reads the index only; `labctl cache verify` re-hashes the files.",
             aliases: ["ls"]
         )
@@ -94,7 +117,7 @@ extension Labctl {
     struct CacheVerify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify",
-            abstract: "Re-hash every cached file; remove (and report) any that no longer matches its sha256.",
+            abstract: "Re-hash every cached file and image blob; remove (and report) any entry that no longer matches.",
             discussion: "A removed entry is downloaded again by the next `labctl cache fill`. Exits non-zero when one was corrupt or missing."
         )
 

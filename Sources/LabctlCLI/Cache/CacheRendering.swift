@@ -85,6 +85,11 @@ enum CacheRendering {
             + "\(summary.failed.count) failed; cache: \(root)\n"
     }
 
+    static func imageSummary(_ summary: CacheFillSummary, missing: [String]) -> String {
+        "images: \(summary.stored.count) downloaded (\(bytes(summary.bytesDownloaded))), \(summary.cached.count) already cached, "
+            + "\(summary.failed.count) failed" + (missing.isEmpty ? "" : "; unknown until cached: \(missing.joined(separator: ", "))") + "\n"
+    }
+
     private static func columns(_ rows: [[String]]) -> String {
         let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
         return rows.map { r in
@@ -103,17 +108,23 @@ enum CacheRendering {
         }
     }
 
-    struct FillReport: Encodable {
+    /// `cache fill --format json`: the files' summary at the top (as before images were cached), the images'
+    /// under `images` (an image's `url` is `<reference>@<platform>`), and the manifests whose images are unknown.
+    final class FillReport: Encodable {
         struct Failure: Encodable { var url: String; var error: String }
         var stored: [CacheEntry]
         var cached: [CacheEntry]
         var failed: [Failure]
         var bytesDownloaded: Int64
-        init(_ s: CacheFillSummary) {
+        var images: FillReport?
+        var missing: [String]?
+        init(_ s: CacheFillSummary, images: FillReport? = nil, missing: [String]? = nil) {
             stored = s.stored
             cached = s.cached
             failed = s.failed.map { Failure(url: $0.0.url, error: $0.1.description) }
             bytesDownloaded = s.bytesDownloaded
+            self.images = images
+            self.missing = missing
         }
     }
 

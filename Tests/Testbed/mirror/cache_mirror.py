@@ -14,10 +14,11 @@ import http.server
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
+
+import loopback  # noqa: E402  (next to this file: the script's directory is on sys.path)
 
 STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "stubs", "labctl-stub")
 BODIES = {}
@@ -82,10 +83,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.log(206 if start else 200, len(part), rng)
 
 
-# A parent may start us with signals blocked (the mask survives exec): unblock SIGTERM so `stop` works.
-signal.pthread_sigmask(signal.SIG_SETMASK, [])
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-server.serve_forever()
+loopback.serve(Handler, sys.argv[1])
